@@ -120,3 +120,22 @@ def readable_fields(user: Any, obj_type: str, all_fields: tuple[str, ...]) -> tu
 def editable_fields(user: Any, obj_type: str, all_fields: tuple[str, ...]) -> tuple[str, ...]:
     """The subset of ``all_fields`` this user may edit, in the given order."""
     return all_fields if is_agent(user) else ()
+
+
+def recipient_readable_fields(
+    recipient: Any, obj_type: str, all_fields: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Fields an email recipient may read: a User, or a Contact (portal rules apply).
+
+    Email templates are rendered with only these fields, so a template cannot leak a
+    field its recipient could not see on a page.
+    """
+    user = getattr(recipient, "user", None) if not hasattr(recipient, "is_staff") else recipient
+    if user is not None:
+        return readable_fields(user, obj_type, all_fields)
+    # A contact without a portal login reads what a portal user would.
+    return _portal_default_readable(obj_type, all_fields)
+
+
+def _portal_default_readable(obj_type: str, all_fields: tuple[str, ...]) -> tuple[str, ...]:
+    return all_fields
