@@ -379,11 +379,24 @@ def comment_add(
     )
     for upload in files:
         attachment_add(actor=actor, case=case, upload=upload, comment=comment)
+    if author_contact is not None and is_public:
+        case_customer_replied(case=case)
     events.publish(
         "comment.added", case_id=case.pk, comment_id=comment.pk, actor_id=_id(actor),
         is_public=is_public, by_agent=by_agent, channel=channel,
     )
     return comment
+
+
+def case_customer_replied(*, case: Case) -> Case:
+    """A customer answered (portal, email or API): a case waiting on them goes back to work.
+
+    The one place for this rule, so every channel behaves the same. A reply on a resolved
+    or closed case does not reopen it here; the portal decides that (grace window).
+    """
+    if case.status == Case.Status.WAITING_ON_CUSTOMER:
+        return case_change_status(actor=None, case=case, status=Case.Status.IN_PROGRESS)
+    return case
 
 
 def validate_upload(upload: IO[bytes]) -> None:
