@@ -12,6 +12,10 @@ from django.utils import timezone as dj_timezone
 from lib.timezones import timezone_choices
 
 
+def language_choices() -> list[tuple[str, str]]:
+    return list(settings.LANGUAGES)
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
@@ -154,6 +158,8 @@ class Contact(models.Model):
     portal_role = models.CharField(
         max_length=20, choices=PortalRole.choices, default=PortalRole.USER
     )
+    # The language the portal speaks to this contact in (blank: the site default).
+    language = models.CharField(max_length=10, choices=language_choices, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -172,3 +178,56 @@ class Contact(models.Model):
         # Emails are compared case-insensitively everywhere (login, intake, lookup).
         self.email = self.email.strip().lower()
         super().save(*args, **kwargs)
+
+
+class PortalInvitation(models.Model):
+    """A one-time link that lets a Contact set a password and sign in to the portal.
+
+    Only the SHA-256 of the token is stored, so a database leak opens no accounts.
+    A pending invitation past ``expires_at`` is expired whether or not a job has marked it.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="portal_invitations"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    expires_at = models.DateTimeField()
+    sent_count = models.PositiveSmallIntegerField(default=0)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # At most one live link per contact: a resend replaces the token in place.
+            models.UniqueConstraint(
+                fields=["contact"],
+                condition=models.Q(state="pending"),
+                name="portal_invitation_one_pending_per_contact",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation for {self.contact_id} ({self.current_state})"
+
+    @property
+    def current_state(self) -> str:
+        if self.state == self.State.PENDING and self.expires_at <= dj_timezone.now():
+            return self.State.EXPIRED
+        return self.state

@@ -333,3 +333,26 @@ class Activity(models.Model):
     @property
     def when(self):  # noqa: ANN201 - a datetime or None
         return self.starts_at or self.due_at
+
+
+class CaseSatisfaction(models.Model):
+    """The customer's 1 to 5 rating of a resolved case; one per case."""
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="satisfaction")
+    rating = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True)
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(rating__gte=1, rating__lte=5),
+                name="case_satisfaction_rating_1_to_5",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rating}/5 for case {self.case_id}"

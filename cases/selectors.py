@@ -63,6 +63,8 @@ class CaseFilters:
     created_to: date | None = None
     q: str = ""
     sort: str = DEFAULT_SORT
+    # True: open or waiting; False: resolved or closed (the portal's open/closed switch).
+    is_open: bool | None = None
 
 
 def case_base_queryset() -> QuerySet[Case]:
@@ -83,6 +85,9 @@ def case_list_for_user(*, user: User, filters: CaseFilters | None = None) -> Que
         qs = qs.filter(status__in=Case.statuses_in(filters.status_category))
     if filters.statuses:
         qs = qs.filter(status__in=filters.statuses)
+    if filters.is_open is not None:
+        lookup = Q(status__in=open_statuses)
+        qs = qs.filter(lookup) if filters.is_open else qs.exclude(lookup)
     if filters.priorities:
         qs = qs.filter(priority__in=filters.priorities)
     if filters.origins:

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "accounts",
     "access",
     "cases",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -87,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context.branding",
             ],
         },
     },
@@ -220,3 +222,23 @@ LOGGING = {
 
 # --- Casedesk -----------------------------------------------------------------------
 CASES_PAGE_SIZE = 50
+
+# --- Customer portal -------------------------------------------------------------------
+# Defaults for what an admin may change in Portal settings (admin) without a deploy.
+PORTAL_NAME = env.str("CASEDESK_PORTAL_NAME", default="Support")
+PORTAL_ACCENT_COLOR = env.str("CASEDESK_PORTAL_ACCENT_COLOR", default="#1d4ed8")
+PORTAL_AGENT_NAMES = env.str("CASEDESK_PORTAL_AGENT_NAMES", default="full")  # or "first"
+# A resolved or closed case may be reopened by its customer for this many days; after
+# that a reply opens a new case linked to the old one (parent).
+PORTAL_REOPEN_GRACE_DAYS = env.int("CASEDESK_PORTAL_REOPEN_GRACE_DAYS", default=14)
+PORTAL_INVITATION_TTL_HOURS = env.int("CASEDESK_PORTAL_INVITATION_TTL_HOURS", default=72)
+PORTAL_PAGE_SIZE = 20
+# Uploads from customers: at most this many files per form, of these sniffed types.
+PORTAL_MAX_FILES = env.int("CASEDESK_PORTAL_MAX_FILES", default=5)
+PORTAL_UPLOAD_TYPES = env.list(
+    "CASEDESK_PORTAL_UPLOAD_TYPES",
+    default=[
+        "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf",
+        "text/plain", "application/zip",
+    ],
+)
