@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "access",
     "cases",
     "portal",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "lib.middleware.UserTimezoneMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
 
@@ -164,6 +166,37 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Casedesk <support@casedesk.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- Notifications and email intake -----------------------------------------------
+# Outbound: the outbox retries transient SMTP failures with exponential backoff for this long.
+OUTBOX_RETRY_WINDOW_SECONDS = env.int("CASEDESK_OUTBOX_RETRY_WINDOW", default=24 * 60 * 60)
+# First retry after this many seconds, doubling each time (capped at an hour).
+OUTBOX_RETRY_BASE_SECONDS = env.float("CASEDESK_OUTBOX_RETRY_BASE", default=30.0)
+# Rows queued or sending for longer than this are re-enqueued by the sweep (a lost enqueue,
+# a worker killed mid-send).
+OUTBOX_STUCK_AFTER_SECONDS = env.int("CASEDESK_OUTBOX_STUCK_AFTER", default=10 * 60)
+OUTBOX_SMTP_TIMEOUT = env.int("CASEDESK_OUTBOX_SMTP_TIMEOUT", default=30)
+# Replies come back to <REPLY_LOCAL_PART>+c<number>.<signature>@<REPLY_DOMAIN>.
+REPLY_DOMAIN = env.str("CASEDESK_REPLY_DOMAIN", default="casedesk.localhost")
+REPLY_LOCAL_PART = env.str("CASEDESK_REPLY_LOCAL_PART", default="support")
+# Inbound webhook: HMAC-SHA256 over "<timestamp>." + body; requests older than the window
+# are refused so a captured request cannot be replayed later.
+INBOUND_EMAIL_SECRET = env.str("CASEDESK_INBOUND_EMAIL_SECRET", default="")
+INBOUND_EMAIL_MAX_AGE_SECONDS = env.int("CASEDESK_INBOUND_EMAIL_MAX_AGE", default=300)
+# A message larger than this is recorded as failed; the raw copy kept for audit is capped.
+INBOUND_MESSAGE_MAX_BYTES = env.int("CASEDESK_INBOUND_MESSAGE_MAX_BYTES", default=40 * 1024 * 1024)
+INBOUND_RAW_KEEP_BYTES = env.int("CASEDESK_INBOUND_RAW_KEEP_BYTES", default=10 * 1024 * 1024)
+# Per-sender cap on messages accepted per hour (mail loops, floods).
+INBOUND_SENDER_LIMIT_PER_HOUR = env.int("CASEDESK_INBOUND_SENDER_LIMIT", default=60)
+# IMAP mailboxes are configured in the admin; their passwords may come from the env var a
+# mailbox names. A private CA bundle (tests, internal servers) may be given here.
+IMAP_CA_FILE = env.str("CASEDESK_IMAP_CA_FILE", default="")
+IMAP_POLL_SECONDS = env.int("CASEDESK_IMAP_POLL_SECONDS", default=60)
+IMAP_BATCH_SIZE = env.int("CASEDESK_IMAP_BATCH_SIZE", default=200)
+CELERY_BEAT_SCHEDULE["notifications-outbox-sweep"] = {
+    "task": "notifications.tasks.outbox_sweep_task",
+    "schedule": 60.0,
+}
+
 # --- Files ----------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -238,7 +271,12 @@ PORTAL_MAX_FILES = env.int("CASEDESK_PORTAL_MAX_FILES", default=5)
 PORTAL_UPLOAD_TYPES = env.list(
     "CASEDESK_PORTAL_UPLOAD_TYPES",
     default=[
-        "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf",
-        "text/plain", "application/zip",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+        "application/zip",
     ],
 )

@@ -1,0 +1,73 @@
+import pytest
+from django.db import transaction
+
+from cases import services as case_services
+from lib import reply_address
+from notifications.models import OutboundEmail
+from notifications.outbox import enqueue_email
+from tests.factories import CaseFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_enqueue_email_delivers_over_smtp_with_threading_headers(smtp_sink):
+    case = CaseFactory()
+    row = enqueue_email(
+        key="t:1",
+        to=["someone@example.test"],
+        subject="Hello",
+        text="Body text",
+        html="<p>Body</p>",
+        case=case,
+    )
+
+    [msg] = smtp_sink.wait_for(1)
+    row.refresh_from_db()
+    assert row.status == OutboundEmail.Status.SENT
+    assert msg["Message-ID"] == row.message_id
+    root = reply_address.thread_root_id(case.number)
+    assert msg["In-Reply-To"] == root
+    assert msg["References"] == root
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert reply_address.verify(msg["Reply-To"]) == case.number
+    assert msg.get_body(("plain",)).get_content().strip() == "Body text"
+    assert "<p>Body</p>" in msg.get_body(("html",)).get_content()
+
+
+def test_same_key_twice_writes_one_row_and_sends_once(smtp_sink):
+    first = enqueue_email(key="t:dup", to=["a@example.test"], subject="S", text="x")
+    second = enqueue_email(key="t:dup", to=["b@example.test"], subject="Other", text="y")
+
+    assert first.pk == second.pk
+    assert OutboundEmail.objects.filter(key="t:dup").count() == 1
+    assert len(smtp_sink.wait_for(1)) == 1
+    assert smtp_sink.envelopes[0][1] == ["a@example.test"]
+
+
+def test_rollback_sends_nothing(smtp_sink):
+    def change() -> None:
+        with transaction.atomic():
+            enqueue_email(key="t:rb", to=["a@example.test"], subject="S", text="x")
+            raise RuntimeError("the change failed")
+
+    with pytest.raises(RuntimeError):
+        change()
+
+    assert not OutboundEmail.objects.filter(key="t:rb").exists()
+    assert smtp_sink.messages == []
+
+
+def test_flow_rows_roll_back_with_the_case_change(smtp_sink, agent):
+    case = CaseFactory()
+
+    def change() -> None:
+        with transaction.atomic():
+            case_services.comment_add(actor=agent, case=case, body="Fixed it", is_public=True)
+            assert OutboundEmail.objects.filter(case=case).exists()
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        change()
+
+    assert not OutboundEmail.objects.filter(case=case).exists()
+    assert smtp_sink.messages == []
