@@ -18,7 +18,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # CI sets CASEDESK_REQUIRE_SERVICES; settings already refuse SQLite or no Redis then.
     if os.environ.get("CASEDESK_REQUIRE_SERVICES", "").lower() in ("1", "true", "yes"):
         vendor = settings.DATABASES["default"]["ENGINE"]
-        assert vendor.endswith("postgresql"), f"CI must run on PostgreSQL, not {vendor}"
+        if not vendor.endswith("postgresql"):
+            raise pytest.UsageError(f"CI must run on PostgreSQL, not {vendor}")
 
 
 @pytest.fixture(autouse=True)
@@ -38,8 +39,9 @@ def _fresh_cache():
 
 @pytest.fixture
 def admin(db):
-    return UserFactory(email="admin@casedesk.test", name="Ada Admin", is_staff=True,
-                       is_superuser=True)
+    return UserFactory(
+        email="admin@casedesk.test", name="Ada Admin", is_staff=True, is_superuser=True
+    )
 
 
 @pytest.fixture

@@ -61,10 +61,10 @@ class CaseEventAdmin(admin.ModelAdmin):
     list_select_related = ("case", "actor")
 
     # History is append-only: it is written by services, never by hand.
-    def has_add_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
 

@@ -154,7 +154,9 @@ STATUS_CATEGORY: dict[str, str] = {
 # The workflow: which status may follow which. Leaving Resolved or Closed is a reopen.
 _S = Case.Status
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    _S.NEW: frozenset({_S.IN_PROGRESS, _S.WAITING_ON_CUSTOMER, _S.ESCALATED, _S.RESOLVED, _S.CLOSED}),
+    _S.NEW: frozenset(
+        {_S.IN_PROGRESS, _S.WAITING_ON_CUSTOMER, _S.ESCALATED, _S.RESOLVED, _S.CLOSED}
+    ),
     _S.IN_PROGRESS: frozenset({_S.WAITING_ON_CUSTOMER, _S.ESCALATED, _S.RESOLVED, _S.CLOSED}),
     _S.WAITING_ON_CUSTOMER: frozenset({_S.IN_PROGRESS, _S.ESCALATED, _S.RESOLVED, _S.CLOSED}),
     _S.ESCALATED: frozenset({_S.IN_PROGRESS, _S.WAITING_ON_CUSTOMER, _S.RESOLVED, _S.CLOSED}),
@@ -331,7 +333,7 @@ class Activity(models.Model):
         return self.done_at is not None
 
     @property
-    def when(self):  # noqa: ANN201 - a datetime or None
+    def when(self):
         return self.starts_at or self.due_at
 
 

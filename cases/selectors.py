@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from django.db.models import Case as When_, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case as When_
+from django.db.models import IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -165,13 +166,11 @@ def case_timeline(*, user: User, case: Case) -> list[TimelineEntry]:
         history = CaseEvent.objects.filter(case=case).exclude(kind__in=_EVENTS_SHOWN_ELSEWHERE)
         entries += [
             TimelineEntry(e.created_at, "event", e)
-            for e in history.select_related("actor")
-            .exclude(kind=CaseEvent.Kind.ATTACHMENT_ADDED)
+            for e in history.select_related("actor").exclude(kind=CaseEvent.Kind.ATTACHMENT_ADDED)
         ]
         activities = policy.scope(user, "activity", Activity.objects.filter(case=case))
         entries += [
-            TimelineEntry(a.created_at, "activity", a)
-            for a in activities.select_related("owner")
+            TimelineEntry(a.created_at, "activity", a) for a in activities.select_related("owner")
         ]
     entries.sort(key=lambda e: e.at)
     return entries

@@ -37,7 +37,15 @@ from lib.files import digest_and_sniff
 CASE_NUMBER_COUNTER = "case_number"
 CASE_NUMBER_START = 1000
 # Fields a person edits through case_update; status, owner and queue have their own services.
-CASE_EDITABLE_FIELDS = ("subject", "description", "priority", "type", "account", "contact", "parent")
+CASE_EDITABLE_FIELDS = (
+    "subject",
+    "description",
+    "priority",
+    "type",
+    "account",
+    "contact",
+    "parent",
+)
 
 _UNSET: Any = object()
 
@@ -53,8 +61,15 @@ def _display(value: Any) -> str:
     return str(value)
 
 
-def _event(case: Case, actor: User | None, kind: str, *, field_name: str = "", old: Any = None,
-           new: Any = None) -> CaseEvent:
+def _event(
+    case: Case,
+    actor: User | None,
+    kind: str,
+    *,
+    field_name: str = "",
+    old: Any = None,
+    new: Any = None,
+) -> CaseEvent:
     return CaseEvent(
         case=case,
         actor=actor,
@@ -112,7 +127,7 @@ def case_create(
     account: Account | None = None,
     priority: str = Case.Priority.MEDIUM,
     origin: str = Case.Origin.AGENT,
-    type: str = Case.Type.QUESTION,  # noqa: A002 - the field's name
+    type: str = Case.Type.QUESTION,
     queue: Queue | None = None,
     owner: User | None = None,
     parent: Case | None = None,
@@ -165,8 +180,11 @@ def case_update(*, actor: User | None, case: Case, **changes: Any) -> Case:
         raise DomainError(f"These fields cannot be changed here: {', '.join(sorted(unknown))}.")
     if actor is not None:
         allowed = set(policy.editable_fields(actor, "case", CASE_EDITABLE_FIELDS))
-        refused = {name for name, value in changes.items()
-                   if name not in allowed and getattr(case, name) != value}
+        refused = {
+            name
+            for name, value in changes.items()
+            if name not in allowed and getattr(case, name) != value
+        }
         if refused:
             raise DomainError(f"You may not change: {', '.join(sorted(refused))}.")
     case = _lock(case)
@@ -178,8 +196,16 @@ def case_update(*, actor: User | None, case: Case, **changes: Any) -> Case:
             continue
         setattr(case, name, value)
         old_shown, new_shown = _field_display(case, name, old, value)
-        history.append(_event(case, actor, CaseEvent.Kind.FIELD_CHANGED, field_name=name,
-                              old=old_shown, new=new_shown))
+        history.append(
+            _event(
+                case,
+                actor,
+                CaseEvent.Kind.FIELD_CHANGED,
+                field_name=name,
+                old=old_shown,
+                new=new_shown,
+            )
+        )
         changed[name] = (old_shown, new_shown)
     if not history:
         return case
@@ -193,12 +219,19 @@ def case_update(*, actor: User | None, case: Case, **changes: Any) -> Case:
     case.save()
     CaseEvent.objects.bulk_create(history)
     events.publish(
-        "case.updated", case_id=case.pk, actor_id=_id(actor),
+        "case.updated",
+        case_id=case.pk,
+        actor_id=_id(actor),
         changes={k: list(v) for k, v in changed.items()},
     )
     if "priority" in changed:
-        events.publish("case.priority_changed", case_id=case.pk, actor_id=_id(actor),
-                       old=changed["priority"][0], new=changed["priority"][1])
+        events.publish(
+            "case.priority_changed",
+            case_id=case.pk,
+            actor_id=_id(actor),
+            old=changed["priority"][0],
+            new=changed["priority"][1],
+        )
     return case
 
 
@@ -243,11 +276,14 @@ def case_change_status(*, actor: User | None, case: Case, status: str) -> Case:
     case.save(update_fields=["status", "updated_at", "resolved_at", "closed_at"])
     kind = CaseEvent.Kind.REOPENED if reopened else CaseEvent.Kind.STATUS_CHANGED
     CaseEvent.objects.create(
-        case=case, actor=actor, kind=kind, field="status",
-        old_value=Case.Status(old).label, new_value=Case.Status(status).label,
+        case=case,
+        actor=actor,
+        kind=kind,
+        field="status",
+        old_value=Case.Status(old).label,
+        new_value=Case.Status(status).label,
     )
-    events.publish("case.status_changed", case_id=case.pk, actor_id=_id(actor), old=old,
-                   new=status)
+    events.publish("case.status_changed", case_id=case.pk, actor_id=_id(actor), old=old, new=status)
     if reopened:
         events.publish("case.reopened", case_id=case.pk, actor_id=_id(actor))
     elif status == Case.Status.RESOLVED:
@@ -259,8 +295,9 @@ def case_change_status(*, actor: User | None, case: Case, status: str) -> Case:
 
 
 @transaction.atomic
-def case_assign(*, actor: User | None, case: Case, owner: User | None = _UNSET,
-                queue: Queue | None = _UNSET) -> Case:
+def case_assign(
+    *, actor: User | None, case: Case, owner: User | None = _UNSET, queue: Queue | None = _UNSET
+) -> Case:
     """Set the owner and/or the queue. Pass None to clear; leave out to keep."""
     _check(actor, "edit", "case", case)
     if owner is not _UNSET and owner is not None and not (owner.is_staff and owner.is_active):
@@ -269,14 +306,20 @@ def case_assign(*, actor: User | None, case: Case, owner: User | None = _UNSET,
     previous_owner_id = case.owner_id
     history = []
     if owner is not _UNSET and owner != case.owner:
-        history.append(_event(case, actor, CaseEvent.Kind.ASSIGNED, field_name="owner",
-                              old=case.owner, new=owner))
+        history.append(
+            _event(
+                case, actor, CaseEvent.Kind.ASSIGNED, field_name="owner", old=case.owner, new=owner
+            )
+        )
         case.owner = owner
     else:
         owner = _UNSET
     if queue is not _UNSET and queue != case.queue:
-        history.append(_event(case, actor, CaseEvent.Kind.ASSIGNED, field_name="queue",
-                              old=case.queue, new=queue))
+        history.append(
+            _event(
+                case, actor, CaseEvent.Kind.ASSIGNED, field_name="queue", old=case.queue, new=queue
+            )
+        )
         case.queue = queue
     else:
         queue = _UNSET
@@ -286,9 +329,13 @@ def case_assign(*, actor: User | None, case: Case, owner: User | None = _UNSET,
     case.save(update_fields=["owner", "queue", "updated_at"])
     CaseEvent.objects.bulk_create(history)
     events.publish(
-        "case.assigned", case_id=case.pk, actor_id=_id(actor),
-        owner_id=case.owner_id, queue_id=case.queue_id,
-        owner_changed=owner is not _UNSET, queue_changed=queue is not _UNSET,
+        "case.assigned",
+        case_id=case.pk,
+        actor_id=_id(actor),
+        owner_id=case.owner_id,
+        queue_id=case.queue_id,
+        owner_changed=owner is not _UNSET,
+        queue_changed=queue is not _UNSET,
         previous_owner_id=previous_owner_id,
     )
     return case
@@ -300,8 +347,9 @@ class BulkResult:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
-def case_bulk_assign(*, actor: User, cases: Iterable[Case], owner: User | None = _UNSET,
-                     queue: Queue | None = _UNSET) -> BulkResult:
+def case_bulk_assign(
+    *, actor: User, cases: Iterable[Case], owner: User | None = _UNSET, queue: Queue | None = _UNSET
+) -> BulkResult:
     """Assign many cases; each case is its own transaction so one refusal skips only it."""
     result = BulkResult()
     for case in cases:
@@ -374,7 +422,9 @@ def comment_add(
         update_fields.append("first_response_at")
     case.save(update_fields=update_fields)
     CaseEvent.objects.create(
-        case=case, actor=actor, kind=CaseEvent.Kind.COMMENT_ADDED,
+        case=case,
+        actor=actor,
+        kind=CaseEvent.Kind.COMMENT_ADDED,
         new_value="public reply" if is_public else "internal note",
     )
     for upload in files:
@@ -382,8 +432,13 @@ def comment_add(
     if author_contact is not None and is_public:
         case_customer_replied(case=case)
     events.publish(
-        "comment.added", case_id=case.pk, comment_id=comment.pk, actor_id=_id(actor),
-        is_public=is_public, by_agent=by_agent, channel=channel,
+        "comment.added",
+        case_id=case.pk,
+        comment_id=comment.pk,
+        actor_id=_id(actor),
+        is_public=is_public,
+        by_agent=by_agent,
+        channel=channel,
     )
     return comment
 
@@ -421,7 +476,11 @@ def _megabytes(size: int) -> str:
 
 @transaction.atomic
 def attachment_add(
-    *, actor: User | None, case: Case, upload: IO[bytes], comment: CaseComment | None = None,
+    *,
+    actor: User | None,
+    case: Case,
+    upload: IO[bytes],
+    comment: CaseComment | None = None,
     is_public: bool | None = None,
 ) -> Attachment:
     """Store a file on a case. Size, hash and content type are read from the bytes."""
@@ -450,8 +509,9 @@ def attachment_add(
         case=case, actor=actor, kind=CaseEvent.Kind.ATTACHMENT_ADDED, new_value=original_name
     )
     _touch(case, timezone.now())
-    events.publish("attachment.added", case_id=case.pk, attachment_id=attachment.pk,
-                   actor_id=_id(actor))
+    events.publish(
+        "attachment.added", case_id=case.pk, attachment_id=attachment.pk, actor_id=_id(actor)
+    )
     return attachment
 
 
@@ -491,17 +551,27 @@ def activity_create(
     if owner is not None and not owner.is_staff:
         raise DomainError("Only agents can own activities.", field="owner")
     activity = Activity.objects.create(
-        case=case, kind=kind, subject=subject.strip(), description=description,
+        case=case,
+        kind=kind,
+        subject=subject.strip(),
+        description=description,
         owner=owner or (actor if policy.is_agent(actor) else None),
-        starts_at=starts_at, ends_at=ends_at, due_at=due_at, created_by=actor,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        due_at=due_at,
+        created_by=actor,
     )
     CaseEvent.objects.create(
-        case=case, actor=actor, kind=CaseEvent.Kind.ACTIVITY_CREATED, field="activity",
+        case=case,
+        actor=actor,
+        kind=CaseEvent.Kind.ACTIVITY_CREATED,
+        field="activity",
         new_value=str(activity),
     )
     _touch(case, timezone.now())
-    events.publish("activity.created", case_id=case.pk, activity_id=activity.pk,
-                   actor_id=_id(actor))
+    events.publish(
+        "activity.created", case_id=case.pk, activity_id=activity.pk, actor_id=_id(actor)
+    )
     return activity
 
 
@@ -515,10 +585,14 @@ def activity_complete(*, actor: User | None, activity: Activity) -> Activity:
     if not claimed:
         return activity
     CaseEvent.objects.create(
-        case_id=activity.case_id, actor=actor, kind=CaseEvent.Kind.ACTIVITY_COMPLETED,
-        field="activity", new_value=str(activity),
+        case_id=activity.case_id,
+        actor=actor,
+        kind=CaseEvent.Kind.ACTIVITY_COMPLETED,
+        field="activity",
+        new_value=str(activity),
     )
     Case.objects.filter(pk=activity.case_id).update(updated_at=now)
-    events.publish("activity.completed", case_id=activity.case_id, activity_id=activity.pk,
-                   actor_id=_id(actor))
+    events.publish(
+        "activity.completed", case_id=activity.case_id, activity_id=activity.pk, actor_id=_id(actor)
+    )
     return activity

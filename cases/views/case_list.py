@@ -1,1 +1,72 @@
+"""The desk's case list: ready views, filters, search, sort, pagination and bulk actions."""
 
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from cases import services
+from cases.forms import BulkForm, CaseFilterForm
+from cases.models import Case
+from cases.selectors import READY_VIEWS, case_list_for_user
+from cases.views.base import desk_view, form_errors
+
+
+@desk_view
+def case_list(request: HttpRequest) -> HttpResponse:
+    params = request.GET.copy()
+    if not request.GET:
+        params["view"] = "all_open"  # the default view an agent lands on
+    form = CaseFilterForm(params)
+    filters = form.to_filters()
+    cases = case_list_for_user(user=request.user, filters=filters)
+    page = Paginator(cases, settings.CASES_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = params.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "cases": page.object_list,
+        "ready_views": READY_VIEWS,
+        "current_view": filters.view,
+        "query": query.urlencode(),
+        "bulk_form": BulkForm(),
+        "statuses": Case.Status.choices,
+    }
+    template = (
+        "desk/_case_results.html"
+        if request.htmx and not request.htmx.boosted
+        else ("desk/case_list.html")
+    )
+    return render(request, template, context)
+
+
+@desk_view
+@require_POST
+def case_bulk(request: HttpRequest) -> HttpResponse:
+    form = BulkForm(request.POST)
+    back = request.POST.get("next") or "desk:case-list"
+    if not form.is_valid():
+        form_errors(request, form)
+        return redirect(_safe_back(back))
+    cases = case_list_for_user(user=request.user).filter(number__in=form.cleaned_data["numbers"])
+    if form.cleaned_data["action"] == "assign":
+        result = services.case_bulk_assign(actor=request.user, cases=cases, owner=form.owner_user())
+    else:
+        result = services.case_bulk_change_status(
+            actor=request.user, cases=cases, status=form.cleaned_data["status"]
+        )
+    if result.changed:
+        messages.success(request, f"Updated {len(result.changed)} case(s).")
+    for number, reason in result.skipped.items():
+        messages.warning(request, f"{number} skipped: {reason}")
+    return redirect(_safe_back(back))
+
+
+def _safe_back(target: str) -> str:
+    # Only our own list URLs: never an open redirect.
+    return target if target.startswith("/desk/") and "//" not in target else "desk:case-list"

@@ -23,8 +23,12 @@ LAUNCH_ARGS = [
     "--no-first-run",
 ]
 VIEWPORTS = {
-    "phone": {"viewport": {"width": 360, "height": 780}, "device_scale_factor": 2,
-              "is_mobile": True, "has_touch": True},
+    "phone": {
+        "viewport": {"width": 360, "height": 780},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
     "desktop": {"viewport": {"width": 1366, "height": 900}},
 }
 

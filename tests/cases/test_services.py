@@ -26,15 +26,20 @@ def test_case_create_writes_history_and_publishes_after_commit(agent, recorded_e
         assert recorded_events == []
     assert [e.name for e in recorded_events] == ["case.created"]
     assert recorded_events[0].payload["case_id"] == case.pk
-    assert case.number.isdigit() and len(case.number) == 8
+    assert case.number.isdigit()
+    assert len(case.number) == 8
     assert CaseEvent.objects.filter(case=case, kind=CaseEvent.Kind.CREATED).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
 def test_rollback_publishes_nothing(agent, recorded_events):
-    with pytest.raises(RuntimeError), transaction.atomic():
-        services.case_create(actor=agent, subject="Never saved")
-        raise RuntimeError("boom")
+    def create_then_fail():
+        with transaction.atomic():
+            services.case_create(actor=agent, subject="Never saved")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        create_then_fail()
     assert recorded_events == []
     assert not Case.objects.exists()
 
