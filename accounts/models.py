@@ -170,14 +170,14 @@ class Contact(models.Model):
     def __str__(self) -> str:
         return self.full_name or self.email
 
-    @property
-    def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
-
     def save(self, *args: object, **kwargs: object) -> None:
         # Emails are compared case-insensitively everywhere (login, intake, lookup).
         self.email = self.email.strip().lower()
         super().save(*args, **kwargs)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
 
 
 class PortalInvitation(models.Model):
