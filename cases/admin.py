@@ -22,14 +22,29 @@ class CaseCommentInline(admin.TabularInline):
 
 @admin.register(Case)
 class CaseAdmin(admin.ModelAdmin):
-    list_display = ("number", "subject", "status", "priority", "origin", "account", "owner",
-                    "queue", "created_at")
+    list_display = (
+        "number",
+        "subject",
+        "status",
+        "priority",
+        "origin",
+        "account",
+        "owner",
+        "queue",
+        "created_at",
+    )
     list_filter = ("status", "priority", "origin", "type", "queue", "created_at")
     search_fields = ("number", "subject", "contact__email", "account__name")
     raw_id_fields = ("account", "contact", "owner", "parent")
     list_select_related = ("account", "owner", "queue")
-    readonly_fields = ("number", "created_at", "updated_at", "first_response_at", "resolved_at",
-                       "closed_at")
+    readonly_fields = (
+        "number",
+        "created_at",
+        "updated_at",
+        "first_response_at",
+        "resolved_at",
+        "closed_at",
+    )
     inlines = [CaseCommentInline]
     date_hierarchy = "created_at"
 

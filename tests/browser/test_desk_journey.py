@@ -11,8 +11,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_agent_signs_in_filters_opens_replies_and_changes_status(page, screenshot, agent):
     contact = ContactFactory(account=AccountFactory(name="Acme Corp"), email="pat@acme.test")
-    case = services.case_create(actor=agent, subject="Printer prints blank pages",
-                                contact=contact, priority=Case.Priority.URGENT)
+    case = services.case_create(
+        actor=agent,
+        subject="Printer prints blank pages",
+        contact=contact,
+        priority=Case.Priority.URGENT,
+    )
     services.case_create(actor=agent, subject="Invoice address change", contact=contact)
 
     page.goto("/desk/")
