@@ -358,3 +358,6 @@ class CaseSatisfaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rating}/5 for case {self.case_id}"
+
+
+from cases.intake.models import ImapMailbox, InboundEmail, QueueIntakeSettings  # noqa: E402, F401

@@ -8,4 +8,5 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("desk/", include("cases.urls.desk")),
     path("", include("cases.urls.files")),
+    path("", include("cases.intake.urls")),
 ]

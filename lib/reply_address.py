@@ -18,7 +18,8 @@ _SIG_LEN = 16
 _TAG_RE = re.compile(
     r"\+c(?P<number>\d{1,12})\.(?P<sig>[0-9a-f]{" + str(_SIG_LEN) + r"})@", re.IGNORECASE
 )
-_ROOT_RE = re.compile(r"^<?case\.(?P<number>\d{1,12})\.(?P<sig>[0-9a-f]+)@[^>]+>?$", re.IGNORECASE)
+# Our Message-IDs end in "case.<number>.<sig>@domain": the thread root, or a row's own id.
+_ROOT_RE = re.compile(r"(?:^<|\.)case\.(?P<number>\d{1,12})\.(?P<sig>[0-9a-f]+)@", re.IGNORECASE)
 
 
 def _sign(number: str, salt: str) -> str:
@@ -41,14 +42,23 @@ def verify(address: str) -> str | None:
     return number
 
 
+def _thread_tag(number: str) -> str:
+    return f"case.{number}.{_sign(number, _ROOT_SALT)}@{settings.REPLY_DOMAIN}"
+
+
 def thread_root_id(number: str) -> str:
     """The Message-ID all mail of a case refers to (In-Reply-To/References), signed."""
-    return f"<case.{number}.{_sign(number, _ROOT_SALT)}@{settings.REPLY_DOMAIN}>"
+    return f"<{_thread_tag(number)}>"
 
 
-def verify_thread_root(msg_id: str) -> str | None:
-    """The case number of a signed thread root Message-ID, or None."""
-    match = _ROOT_RE.match(msg_id.strip())
+def case_message_id(unique: str, number: str) -> str:
+    """A Message-ID for one mail of a case; a reply to it threads back into the case."""
+    return f"<{unique}.{_thread_tag(number)}>"
+
+
+def verify_thread_id(msg_id: str) -> str | None:
+    """The case number carried by one of our signed Message-IDs, or None."""
+    match = _ROOT_RE.search(msg_id.strip())
     if match is None:
         return None
     number, sig = match["number"], match["sig"]

@@ -32,9 +32,15 @@ def normalise_key(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def message_id_for(key: str) -> str:
-    """A stable Message-ID for the row with this key; keyed so nobody outside can guess it."""
+def message_id_for(key: str, case: Case | None = None) -> str:
+    """A stable Message-ID for the row with this key; keyed so nobody outside can guess it.
+
+    Mail of a case carries the case's signed thread tag, so a reply quoting it in
+    In-Reply-To threads back (intake verifies the signature, needing no outbox lookup).
+    """
     digest = salted_hmac("casedesk.outbox-message-id", key, algorithm="sha256").hexdigest()[:32]
+    if case is not None:
+        return reply_address.case_message_id(digest, case.number)
     return f"<{digest}.outbox@{settings.REPLY_DOMAIN}>"
 
 
@@ -84,7 +90,7 @@ def enqueue_email(
         text=text,
         html=html,
         headers=all_headers,
-        message_id=message_id_for(key),
+        message_id=message_id_for(key, case),
         flow=flow,
         created_at=now,
         updated_at=now,

@@ -1,0 +1,294 @@
+"""Email-to-Case: record a message in the ledger, then apply it to a case.
+
+Every source (HTTP endpoint, IMAP poller, stdin command) calls ``inbound_receive``. The
+ledger row is written first, in its own transaction, so nothing is lost: a message that
+cannot be parsed or applied is kept as failed with the reason, and an admin can retry it.
+
+Threading, in this order (nothing else attaches mail to an existing case, so a stranger
+cannot write into someone else's case by guessing a number):
+1. a signed reply address among the recipients (``lib.reply_address``);
+2. In-Reply-To/References carrying one of our signed Message-IDs, or the Message-ID of a
+   message already applied to a case;
+3. a case number in the subject, only when the sender is that case's contact.
+Otherwise a new case (origin Email) in the queue of the receiving address.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import AccountDomain, Contact
+from cases import services as case_services
+from cases.intake import parsing
+from cases.intake.models import ImapMailbox, InboundEmail, QueueIntakeSettings
+from cases.models import Case, CaseComment, Queue
+from lib import reply_address
+
+logger = logging.getLogger(__name__)
+
+_SUBJECT_NUMBER_RE = re.compile(r"(?<!\d)(\d{8})(?!\d)")
+_DONE = (InboundEmail.Status.APPLIED, InboundEmail.Status.IGNORED)
+
+
+class Ignore(Exception):
+    """The message is deliberately not applied (noise, loop, policy); the reason is kept."""
+
+
+@dataclass
+class _Headers:
+    sender: str
+    subject: str
+
+
+def _peek(raw: bytes) -> _Headers:
+    from email.parser import BytesHeaderParser
+    from email.policy import compat32
+
+    try:
+        msg = BytesHeaderParser(policy=compat32).parsebytes(raw)
+        sender = parseaddr(" ".join(str(msg.get("From", "")).split()))[1].lower()
+        subject = " ".join(str(msg.get("Subject", "")).split())
+    except Exception:
+        return _Headers("", "")
+    return _Headers(sender[:254], subject[:255])
+
+
+def inbound_receive(
+    *, raw: bytes, source: str, mailbox: ImapMailbox | None = None, recipient: str = ""
+) -> InboundEmail:
+    """Record ``raw`` and apply it. Idempotent by Message-ID: a redelivery changes nothing."""
+    message_id = parsing.peek_message_id(raw)
+    head = _peek(raw)
+    keep = settings.INBOUND_RAW_KEEP_BYTES
+    with transaction.atomic():
+        row, created = InboundEmail.objects.get_or_create(
+            message_id=message_id,
+            defaults={
+                "source": source,
+                "mailbox": mailbox,
+                "recipient": recipient[:254],
+                "sender": head.sender,
+                "subject": head.subject,
+                "raw": raw[:keep],
+                "raw_size": len(raw),
+                "raw_truncated": len(raw) > keep,
+            },
+        )
+    if not created and row.status in _DONE:
+        return row
+    if len(raw) > settings.INBOUND_MESSAGE_MAX_BYTES:
+        return _fail(
+            row, f"Message is {len(raw)} bytes; the limit is {settings.INBOUND_MESSAGE_MAX_BYTES}."
+        )
+    return inbound_apply(inbound=row, raw=raw)
+
+
+def inbound_retry(*, inbound: InboundEmail) -> InboundEmail:
+    """Apply a failed message again from its stored copy (the admin's retry)."""
+    if inbound.raw_truncated:
+        return _fail(inbound, "The stored copy was truncated; the message cannot be replayed.")
+    return inbound_apply(inbound=inbound, raw=bytes(inbound.raw))
+
+
+def _fail(row: InboundEmail, reason: str) -> InboundEmail:
+    InboundEmail.objects.filter(pk=row.pk).update(
+        status=InboundEmail.Status.FAILED, reason=reason[:4000], processed_at=timezone.now()
+    )
+    row.refresh_from_db()
+    return row
+
+
+def inbound_apply(*, inbound: InboundEmail, raw: bytes) -> InboundEmail:
+    """Parse and apply under a row lock, so two deliveries of one message apply it once."""
+    try:
+        with transaction.atomic():
+            row = InboundEmail.objects.select_for_update().get(pk=inbound.pk)
+            if row.status in _DONE:
+                return row
+            row.attempts += 1
+            try:
+                parsed = parsing.parse(raw)
+                row.sender = parsed.sender[:254]
+                row.subject = parsed.subject
+                _apply(row, parsed)
+                row.status = InboundEmail.Status.APPLIED
+                row.reason = ""
+            except Ignore as exc:
+                row.status = InboundEmail.Status.IGNORED
+                row.reason = str(exc)
+            row.processed_at = timezone.now()
+            row.save()
+            return row
+    except parsing.MessageParseError as exc:
+        reason = f"Parse error: {exc}"
+    except Exception as exc:
+        logger.exception("Inbound email %s could not be applied", inbound.pk)
+        reason = f"{type(exc).__name__}: {exc}"
+    InboundEmail.objects.filter(pk=inbound.pk).update(attempts=F("attempts") + 1)
+    return _fail(inbound, reason)
+
+
+# -- deciding ------------------------------------------------------------------------------
+
+
+def _base_address(address: str) -> str:
+    local, _, domain = address.lower().partition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def _our_addresses() -> set[str]:
+    addresses = {
+        a.lower()
+        for a in Queue.objects.exclude(inbound_address=None).values_list(
+            "inbound_address", flat=True
+        )
+        if a
+    }
+    addresses.add(parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower())
+    return addresses
+
+
+def _check_noise(row: InboundEmail, parsed: parsing.ParsedEmail) -> None:
+    if parsed.auto_reason:
+        raise Ignore(f"Automatic message ({parsed.auto_reason}): no case, no acknowledgement.")
+    sender_domain = parsed.sender.rsplit("@", 1)[-1]
+    if sender_domain == settings.REPLY_DOMAIN.lower() or (
+        _base_address(parsed.sender) in _our_addresses()
+    ):
+        raise Ignore("Sent from one of our own addresses (mail loop).")
+    since = timezone.now() - timedelta(hours=1)
+    recent = (
+        InboundEmail.objects.filter(sender=parsed.sender, created_at__gte=since)
+        .exclude(pk=row.pk)
+        .exclude(status=InboundEmail.Status.IGNORED)
+        .count()
+    )
+    if recent >= settings.INBOUND_SENDER_LIMIT_PER_HOUR:
+        raise Ignore(f"Rate limit: {recent} messages from {parsed.sender} in the last hour.")
+
+
+def _queue_for(row: InboundEmail, parsed: parsing.ParsedEmail) -> Queue | None:
+    candidates = [_base_address(a) for a in [row.recipient, *parsed.recipients] if a]
+    if candidates:
+        queue = Queue.objects.filter(inbound_address__in=candidates).first()
+        if queue is not None:
+            return queue
+    if row.mailbox_id:
+        return row.mailbox.queue
+    return None
+
+
+def _case_by_number(number: str) -> Case | None:
+    return Case.objects.select_related("contact").filter(number=number).first()
+
+
+def find_thread(row: InboundEmail, parsed: parsing.ParsedEmail) -> tuple[Case | None, str]:
+    """The existing case this message belongs to, and how it was found."""
+    for address in [row.recipient, *parsed.recipients]:
+        number = reply_address.verify(address) if address else None
+        if number:
+            case = _case_by_number(number)
+            if case is not None:
+                return case, "reply address"
+    for msg_id in [*parsed.in_reply_to, *reversed(parsed.references)]:
+        number = reply_address.verify_thread_id(msg_id)
+        if number:
+            case = _case_by_number(number)
+            if case is not None:
+                return case, "In-Reply-To/References"
+        earlier = (
+            InboundEmail.objects.filter(message_id=msg_id, case__isnull=False)
+            .exclude(pk=row.pk)
+            .select_related("case")
+            .first()
+        )
+        if earlier is not None:
+            return earlier.case, "In-Reply-To/References"
+    for number in _SUBJECT_NUMBER_RE.findall(parsed.subject):
+        case = _case_by_number(number)
+        if case is not None and case.contact_id and case.contact.email == parsed.sender:
+            return case, "subject number from the case's contact"
+    return None, ""
+
+
+def _contact_for(parsed: parsing.ParsedEmail, queue: Queue | None) -> Contact:
+    contact = Contact.objects.filter(email=parsed.sender).first()
+    if contact is not None:
+        return contact
+    if queue is not None:
+        intake = QueueIntakeSettings.objects.filter(queue=queue).first()
+        if intake is not None and intake.reject_unknown_senders:
+            raise Ignore(f"Unknown sender {parsed.sender}: queue {queue} rejects them.")
+    domain = parsed.sender.rsplit("@", 1)[-1]
+    account_domain = AccountDomain.objects.select_related("account").filter(domain=domain).first()
+    first, _, last = parsed.sender_name.partition(" ")
+    contact, _ = Contact.objects.get_or_create(
+        email=parsed.sender,
+        defaults={
+            "first_name": first[:100],
+            "last_name": last[:100],
+            "account": account_domain.account if account_domain else None,
+        },
+    )
+    return contact
+
+
+def _uploads(parsed: parsing.ParsedEmail) -> tuple[list[ContentFile], list[str]]:
+    """Attachments within the size limit, and a note for each one left out."""
+    keep, notes = [], []
+    limit = settings.ATTACHMENT_MAX_BYTES
+    for att in parsed.attachments:
+        if not att.content:
+            continue
+        if len(att.content) > limit:
+            notes.append(
+                f"[Attachment {att.name} ({len(att.content)} bytes) was not kept: "
+                f"the limit is {limit} bytes.]"
+            )
+            continue
+        keep.append(ContentFile(att.content, name=att.name))
+    return keep, notes
+
+
+def _apply(row: InboundEmail, parsed: parsing.ParsedEmail) -> None:
+    _check_noise(row, parsed)
+    queue = _queue_for(row, parsed)
+    case, _how = find_thread(row, parsed)
+    contact = _contact_for(parsed, queue)
+    files, notes = _uploads(parsed)
+    body = "\n\n".join(p for p in [parsed.body, *notes] if p) or (
+        "(attachments only)" if files else "(empty message)"
+    )
+    if case is not None:
+        comment = case_services.comment_add(
+            actor=None,
+            case=case,
+            body=body,
+            is_public=True,
+            channel=CaseComment.Channel.EMAIL,
+            author_contact=contact,
+            files=files,
+        )
+        row.case, row.comment = case, comment
+        return
+    case = case_services.case_create(
+        actor=None,
+        subject=parsed.subject or "(no subject)",
+        description=body,
+        contact=contact,
+        origin=Case.Origin.EMAIL,
+        queue=queue,
+    )
+    for upload in files:
+        case_services.attachment_add(actor=None, case=case, upload=upload)
+    row.case, row.created_case = case, True
