@@ -20,6 +20,8 @@ def case_rate(*, actor: User, case: Case, rating: int, comment: str = "") -> Cas
     if contact is None:
         raise PermissionDenied("Only customers rate their cases.")
     policy.check(actor, "read", "case", case)
+    # Read the status under the row lock: the caller's copy may be stale.
+    case = Case.objects.select_for_update().get(pk=case.pk)
     if case.is_open:
         raise DomainError("You can rate a case once it is resolved.", field="rating")
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:

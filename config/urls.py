@@ -7,6 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("desk/", include("cases.urls.desk")),
+    path("portal/", include("portal.urls")),
     path("", include("cases.urls.files")),
     path("", include("cases.intake.urls")),
 ]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from django.http import HttpRequest
 
 from portal.models import PortalSettings
+
+_HEX = re.compile(r"^#[0-9a-f]{6}$")
 
 
 def _luminance(hex_color: str) -> float:
@@ -40,6 +44,8 @@ def branding(request: HttpRequest) -> dict[str, object]:
         return {}
     conf = PortalSettings.load()
     accent = conf.accent
+    if not _HEX.match(accent):
+        accent = "#1d4ed8"
     link = readable_on_white(accent)
     # Buttons use the AA-safe shade so white button text always reads.
     return {
