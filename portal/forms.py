@@ -108,11 +108,20 @@ class CaseCreateForm(_FilesMixin, forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        sent = set(self.data.keys())
+        # The access app's one behaviour: a field the user may not set, sent with the value
+        # it would have anyway, is ignored; sent with another value, the form is refused.
+        defaults = {
+            "type": Case.Type.QUESTION,
+            "priority": Case.Priority.MEDIUM,
+            "status": Case.Status.NEW,
+            "origin": Case.Origin.PORTAL,
+        }
         refused = sorted(
             name
             for name in (*CASE_INPUT_FIELDS, *CASE_FORBIDDEN_FIELDS)
-            if name in sent and name not in self.offered
+            if name in self.data
+            and name not in self.offered
+            and self.data.get(name) != defaults.get(name, "")
         )
         if refused:
             raise forms.ValidationError(
