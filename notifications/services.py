@@ -147,10 +147,23 @@ def outbox_sweep(*, now=None) -> list[int]:
     """
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.OUTBOX_STUCK_AFTER_SECONDS)
-    OutboundEmail.objects.filter(status=OutboundEmail.Status.SENDING, updated_at__lt=stale).update(
-        status=OutboundEmail.Status.QUEUED, updated_at=now, next_attempt_at=None
+    stuck = list(
+        OutboundEmail.objects.filter(
+            status=OutboundEmail.Status.SENDING, updated_at__lt=stale
+        ).values_list("pk", flat=True)[:1000]
     )
-    ids = list(
+    # Conditional on still being in sending: a row that finished meanwhile is left alone.
+    reset = list(stuck)
+    if stuck:
+        OutboundEmail.objects.filter(
+            pk__in=stuck, status=OutboundEmail.Status.SENDING, updated_at__lt=stale
+        ).update(status=OutboundEmail.Status.QUEUED, updated_at=now, next_attempt_at=None)
+        reset = list(
+            OutboundEmail.objects.filter(
+                pk__in=stuck, status=OutboundEmail.Status.QUEUED, updated_at=now
+            ).values_list("pk", flat=True)
+        )
+    ids = reset + list(
         OutboundEmail.objects.filter(status=OutboundEmail.Status.QUEUED)
         .filter(
             Q(updated_at__lt=stale, next_attempt_at__isnull=True) | Q(next_attempt_at__lt=stale)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import os
@@ -91,3 +92,36 @@ def smtp_server(settings):
 @pytest.fixture
 def smtp_sink(smtp_server):
     return smtp_server.sink
+
+
+@pytest.fixture
+def eager_celery():
+    """Run tasks in process (the embedded default), whatever REDIS_URL says."""
+    from config.celery import app
+
+    old = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = old
+
+
+@contextlib.contextmanager
+def run_worker(purge: bool = True):
+    """A real Celery worker (solo pool, in a thread) consuming from the Redis broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    assert not app.conf.task_always_eager, "REDIS_URL must be set for worker tests"
+    if purge:
+        # Messages left by earlier tests (their rows are gone) would only be noise.
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(app.conf.task_default_queue)
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        yield app
+
+
+@pytest.fixture
+def celery_worker(settings):
+    with run_worker() as app:
+        yield app

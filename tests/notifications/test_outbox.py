@@ -9,7 +9,10 @@ from tests.factories import CaseFactory
 
 # serialized_rollback: the flush after each test would drop the rows of data migrations
 # (default flows, access profiles) that later tests need.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("eager_celery"),
+]
 
 
 def test_enqueue_email_delivers_over_smtp_with_threading_headers(smtp_sink):
