@@ -1,5 +1,5 @@
 from allauth.account import views as allauth_views
-from django.urls import path, reverse_lazy
+from django.urls import path, re_path, reverse_lazy
 
 from portal import views
 
@@ -32,8 +32,8 @@ auth_patterns = [
         ),
         name="password-reset-done",
     ),
-    path(
-        "password/reset/key/<uidb36>-<key>/",
+    re_path(
+        r"^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$",
         allauth_views.PasswordResetFromKeyView.as_view(
             template_name="portal/auth/password_reset_from_key.html",
             success_url=reverse_lazy("portal:login"),

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import authenticate, login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -44,11 +44,20 @@ CASE_READ_FIELDS = (
     "updated_at",
 )
 HOME_LIMIT = 10
-BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 def portal_login_url(request: HttpRequest) -> str:
     return f"{reverse('portal:login')}?next={request.get_full_path()}"
+
+
+def _sign_in(request: HttpRequest, email: str, password: str) -> HttpResponse:
+    """Sign in through the configured backends, so lock-out and login IP ranges still apply."""
+    user = authenticate(request, username=email, password=password)
+    if user is None:
+        messages.info(request, "Your password is set. Please sign in.")
+        return redirect("portal:login")
+    login(request, user)
+    return redirect("portal:home")
 
 
 def customer_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -383,9 +392,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         except DomainError as exc:
             form.add_error("password1" if exc.field == "password1" else None, exc.message)
         else:
-            login(request, user, backend=BACKEND)
-            messages.success(request, "Welcome! Your password is set and you are signed in.")
-            return redirect("portal:home")
+            messages.success(request, "Welcome! Your password is set.")
+            return _sign_in(request, user.email, form.cleaned_data["password1"])
     return render(
         request,
         "portal/invitation_accept.html",
@@ -491,9 +499,8 @@ def register_complete(request: HttpRequest, token: str) -> HttpResponse:
         except DomainError as exc:
             form.add_error("password1" if exc.field == "password1" else None, exc.message)
         else:
-            login(request, user, backend=BACKEND)
             messages.success(request, "Welcome! Your account is ready.")
-            return redirect("portal:home")
+            return _sign_in(request, user.email, data["password1"])
     return render(
         request,
         "portal/register_complete.html",

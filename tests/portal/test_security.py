@@ -242,7 +242,7 @@ def test_stored_xss_in_subject_description_reply_and_file_name_is_inert(
     assert "&quot;&gt;&lt;img src=x" in html
 
 
-# -- redirects and CSRF ------------------------------------------------------------------------------
+# -- redirects and CSRF ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("target", ["https://evil.test/", "//evil.test/x", "http:evil.test"])
@@ -291,7 +291,7 @@ def test_every_portal_post_needs_csrf(customer, name, needs_case):
 
 
 @pytest.mark.parametrize("name", ["portal:login", "portal:password-reset", "portal:register"])
-def test_anonymous_posts_need_csrf(name, settings):
+def test_anonymous_posts_need_csrf(name, db):
     client = Client(enforce_csrf_checks=True)
     response = client.post(reverse(name), {"login": "a@b.test", "email": "a@b.test"})
     assert response.status_code == 403

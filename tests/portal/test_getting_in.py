@@ -1,0 +1,254 @@
+"""Invitations, self-registration and the portal's allauth pages."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import invitations
+from accounts.models import Contact, PortalInvitation, User
+from notifications.models import OutboundEmail
+from portal.models import PortalSettings
+from tests.factories import PASSWORD, AccountDomainFactory, ContactFactory
+
+NEW_PASSWORD = "blue-harbour-kettle-42"
+
+
+@pytest.fixture
+def invitee(customer_account):
+    return ContactFactory(email="newbie@acme.test", first_name="Nina", account=customer_account)
+
+
+def _link_in_outbox(contact) -> str:
+    row = OutboundEmail.objects.filter(to=[contact.email]).order_by("-created_at", "-id").first()
+    match = re.search(r"https?://\S+/portal/invitations/[\w-]+/", row.text)
+    assert match, row.text
+    return match.group(0).split("://", 1)[1].split("/", 1)[1].join(["/", ""])
+
+
+def _invite(client, agent, contact):
+    client.force_login(agent)
+    response = client.post(reverse("portal:invitation-send", args=[contact.pk]))
+    client.logout()
+    return response
+
+
+def test_agent_invites_contact_and_link_sets_password_and_signs_in(client, agent, invitee):
+    response = _invite(client, agent, invitee)
+    assert response.status_code == 302
+    invitation = PortalInvitation.objects.get(contact=invitee)
+    assert invitation.current_state == "pending"
+    assert invitation.expires_at - invitation.created_at == timedelta(hours=72)
+    path = _link_in_outbox(invitee)
+    token = path.rstrip("/").rsplit("/", 1)[1]
+    assert token not in invitation.token_hash  # only the hash is stored
+    assert client.get(path).status_code == 200
+    done = client.post(path, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert done.status_code == 302
+    assert done["Location"] == reverse("portal:home")
+    invitee.refresh_from_db()
+    assert invitee.user.check_password(NEW_PASSWORD)
+    assert not invitee.user.is_staff
+    assert client.get(reverse("portal:home")).status_code == 200
+    invitation.refresh_from_db()
+    assert invitation.state == "accepted"
+
+
+def test_invitation_link_works_once(client, agent, invitee):
+    _invite(client, agent, invitee)
+    path = _link_in_outbox(invitee)
+    client.post(path, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    client.logout()
+    again = client.post(path, {"password1": "other-pass-77-x", "password2": "other-pass-77-x"})
+    assert again.status_code == 404
+    invitee.refresh_from_db()
+    assert invitee.user.check_password(NEW_PASSWORD)
+
+
+def test_invitation_expires_after_72_hours(client, agent, invitee):
+    _invite(client, agent, invitee)
+    PortalInvitation.objects.filter(contact=invitee).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    response = client.get(_link_in_outbox(invitee))
+    assert response.status_code == 404
+    assert b"no longer valid" in response.content
+    assert PortalInvitation.objects.get(contact=invitee).current_state == "expired"
+
+
+def test_resend_replaces_the_link_and_revoke_kills_it(client, agent, invitee):
+    _invite(client, agent, invitee)
+    first = _link_in_outbox(invitee)
+    _invite(client, agent, invitee)
+    second = _link_in_outbox(invitee)
+    assert first != second
+    assert PortalInvitation.objects.filter(contact=invitee).count() == 1
+    assert PortalInvitation.objects.get(contact=invitee).sent_count == 2
+    assert client.get(first).status_code == 404
+    assert client.get(second).status_code == 200
+    client.force_login(agent)
+    client.post(reverse("portal:invitation-revoke", args=[invitee.pk]))
+    client.logout()
+    assert client.get(second).status_code == 404
+    assert PortalInvitation.objects.get(contact=invitee).state == "revoked"
+
+
+def test_weak_password_is_refused_with_reason(client, agent, invitee):
+    _invite(client, agent, invitee)
+    path = _link_in_outbox(invitee)
+    response = client.post(path, {"password1": "12345678", "password2": "12345678"})
+    assert response.status_code == 400
+    assert b"too common" in response.content
+    assert PortalInvitation.objects.get(contact=invitee).state == "pending"
+
+
+def test_only_agents_may_invite(client, customer, invitee):
+    client.force_login(customer)
+    response = client.post(reverse("portal:invitation-send", args=[invitee.pk]))
+    assert response.status_code == 403
+    assert not PortalInvitation.objects.exists()
+
+
+def test_contact_with_a_login_is_not_invited_again(client, agent, customer):
+    client.force_login(agent)
+    client.post(reverse("portal:invitation-send", args=[customer.contact.pk]), follow=True)
+    assert not PortalInvitation.objects.exists()
+
+
+def test_invitation_never_takes_over_an_agents_login(client, agent, other_agent, customer_account):
+    contact = ContactFactory(email=other_agent.email, account=customer_account)
+    invitations.invitation_send(actor=agent, contact=contact)
+    response = client.post(
+        _link_in_outbox(contact), {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    )
+    assert response.status_code == 400
+    assert b"already signs in elsewhere" in response.content
+    other_agent.refresh_from_db()
+    assert not other_agent.check_password(NEW_PASSWORD)
+    assert PortalInvitation.objects.get(contact=contact).state == "pending"
+
+
+def test_desk_include_shows_invitation_state(agent, invitee):
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/desk/")
+    request.user = agent
+    html = render_to_string("portal/_contact_invitation.html", {"contact": invitee}, request)
+    assert "No portal access yet" in html
+    invitations.invitation_send(actor=agent, contact=invitee)
+    html = render_to_string("portal/_contact_invitation.html", {"contact": invitee}, request)
+    assert "Pending" in html
+    assert "Resend invitation" in html
+    assert "Revoke invitation" in html
+
+
+# -- sign-in pages ----------------------------------------------------------------------------
+
+
+def test_portal_sign_in_page_is_portal_styled_and_signs_in(client, customer):
+    page = client.get(reverse("portal:login"))
+    assert b"portal/portal.css" in page.content
+    response = client.post(reverse("portal:login"), {"login": customer.email, "password": PASSWORD})
+    assert response["Location"] == "/portal/"
+
+
+def test_sign_out_returns_to_portal_sign_in(customer_client):
+    response = customer_client.post(reverse("portal:logout"), {"next": reverse("portal:login")})
+    assert response["Location"] == reverse("portal:login")
+    assert customer_client.get(reverse("portal:home")).status_code == 302
+
+
+def test_password_reset_mail_links_to_portal_page(client, customer):
+    response = client.post(reverse("portal:password-reset"), {"email": customer.email})
+    assert response["Location"] == reverse("portal:password-reset-done")
+    body = mail.outbox[-1].body
+    link = re.search(r"http://\S+/portal/password/reset/key/\S+/", body).group(0)
+    path = "/" + link.split("://", 1)[1].split("/", 1)[1]
+    step = client.get(path)
+    assert step.status_code == 302  # allauth moves the key into the session
+    form = client.get(step["Location"])
+    assert b"Choose a new password" in form.content
+    done = client.post(step["Location"], {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert done.status_code == 302
+    customer.refresh_from_db()
+    assert customer.check_password(NEW_PASSWORD)
+
+
+# -- self-registration ---------------------------------------------------------------------------
+
+
+def _open_registration():
+    PortalSettings.objects.update_or_create(pk=1, defaults={"self_registration": True})
+    PortalSettings.forget()
+
+
+def _register_link(client, email) -> str:
+    response = client.post(reverse("portal:register"), {"email": email})
+    assert response.status_code == 200
+    assert b"Check your email" in response.content
+    row = OutboundEmail.objects.filter(to=[email.lower()]).latest("id")
+    link = re.search(r"http://\S+/portal/register/\S+/", row.text).group(0)
+    return "/" + link.split("://", 1)[1].split("/", 1)[1]
+
+
+def test_registration_is_off_by_default(client, db):
+    assert client.get(reverse("portal:register")).status_code == 404
+
+
+def test_registration_by_account_domain_creates_contact(client, customer_account):
+    _open_registration()
+    AccountDomainFactory(account=customer_account, domain="acme.test")
+    path = _register_link(client, "Fresh@Acme.test")
+    response = client.post(
+        path,
+        {
+            "first_name": "Fred",
+            "last_name": "Fresh",
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+        },
+    )
+    assert response.status_code == 302
+    contact = Contact.objects.get(email="fresh@acme.test")
+    assert contact.account == customer_account
+    assert contact.user.check_password(NEW_PASSWORD)
+    assert client.get(reverse("portal:home")).status_code == 200
+
+
+def test_registration_matches_existing_contact(client, invitee):
+    _open_registration()
+    path = _register_link(client, invitee.email)
+    client.post(
+        path,
+        {
+            "first_name": "Nina",
+            "last_name": "N",
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+        },
+    )
+    invitee.refresh_from_db()
+    assert invitee.user is not None
+
+
+def test_registration_with_unknown_email_says_so_plainly(client, db):
+    _open_registration()
+    path = _register_link(client, "stranger@nowhere.test")
+    page = client.get(path)
+    assert page.status_code == 400
+    assert b"could not match this email" in page.content
+    client.post(
+        path,
+        {"first_name": "S", "last_name": "S", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+    assert not User.objects.filter(email="stranger@nowhere.test").exists()
+
+
+def test_registration_link_is_tamper_proof(client, db):
+    _open_registration()
+    path = _register_link(client, "x@nowhere.test")
+    assert client.get(path[:-3] + "xx/").status_code == 404
