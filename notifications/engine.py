@@ -120,6 +120,9 @@ def condition_holds(
     if op == FlowCondition.Operator.CONTAINS:
         return expected in actual
     if op == FlowCondition.Operator.CHANGED_TO:
+        if name in ("status", "priority") and payload.get("new"):
+            # The value the event reports (a dry run may ask "what if it changed to X").
+            actual = str(payload["new"]).lower()
         return name in _changed_fields(event_name, payload) and actual in _values(condition.value)
     return False
 
