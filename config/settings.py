@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
+    "axes",
     "lib",
     "accounts",
     "access",
@@ -75,6 +77,10 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "lib.middleware.UserTimezoneMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Idle/absolute timeouts, IP lock, login IP ranges and hours, forced MFA enrolment.
+    "access.middleware.SessionPolicyMiddleware",
+    # Last: turns a sign-in refused for lock-out into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -140,8 +146,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 # --- Auth: users, allauth -------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    # Lock-out first, so a locked account is refused before its password is tried.
+    "access.backends.LockoutBackend",
+    # Django's and allauth's backends, refusing sign-ins outside login IP ranges/hours.
+    "access.backends.PolicyModelBackend",
+    "access.backends.PolicyAllauthBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -280,3 +289,27 @@ PORTAL_UPLOAD_TYPES = env.list(
         "application/zip",
     ],
 )
+
+# --- Access control -------------------------------------------------------------------
+# Profiles, permission sets and field security live in the database (access/); these
+# are the sign-in hardening knobs around them. See README, "Security model".
+# Lock-out after this many failed sign-ins for one account from one address.
+AXES_FAILURE_LIMIT = env.int("CASEDESK_LOGIN_FAILURE_LIMIT", default=5)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = env.float("CASEDESK_LOGIN_COOLOFF_HOURS", default=0.25)
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "access.backends.axes_username"
+# The same client address everywhere: REMOTE_ADDR unless TRUSTED_PROXY_COUNT says otherwise.
+AXES_CLIENT_IP_CALLABLE = "lib.http.client_ip"
+AXES_LOCKOUT_TEMPLATE = "access/locked_out.html"
+AXES_VERBOSE = False
+# allauth MFA: authenticator apps (TOTP) with recovery codes.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Casedesk"
+# Password reset and failed sign-ins are rate limited per address and per account; with
+# ACCOUNT_PREVENT_ENUMERATION the answers never tell whether an email has an account.
+ACCOUNT_RATE_LIMITS = {
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+}
