@@ -150,7 +150,7 @@ class RateForm(forms.Form):
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        label="Anything to add? (optional)",
+        label="Anything to add?",
     )
 
 
