@@ -252,3 +252,29 @@ def test_registration_link_is_tamper_proof(client, db):
     _open_registration()
     path = _register_link(client, "x@nowhere.test")
     assert client.get(path[:-3] + "xx/").status_code == 404
+
+
+# -- portal users stay out of the desk and admin -----------------------------------------------
+
+
+def test_portal_user_is_refused_by_the_desk(customer_client):
+    # The desk answers 403 (its own rule, tested in tests/cases); a redirect to the portal
+    # would be kinder but is the desk's decision.
+    assert customer_client.get("/desk/").status_code == 403
+
+
+def test_portal_user_never_reaches_admin(customer_client):
+    response = customer_client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    assert customer_client.get("/admin/accounts/contact/").status_code == 302
+
+
+def test_desk_contact_page_invites_to_portal(client, agent, invitee):
+    client.force_login(agent)
+    page = client.get(reverse("desk:contact-detail", args=[invitee.pk])).content.decode()
+    assert "Portal access" in page
+    assert reverse("portal:invitation-send", args=[invitee.pk]) in page
+    response = client.post(reverse("portal:invitation-send", args=[invitee.pk]), follow=True)
+    assert "Portal invitation sent to newbie@acme.test" in response.content.decode()
+    assert "Resend invitation" in response.content.decode()
