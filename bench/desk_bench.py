@@ -232,6 +232,7 @@ class Phase:
     statuses: dict[int, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    server_cpu: float = 0.0  # seconds of CPU the gunicorn workers spent during the phase
 
 
 class Agent:
@@ -353,6 +354,20 @@ def run_phase(
     return phase
 
 
+def _worker_cpu_seconds(master_pid: int) -> float:
+    """User+system CPU of gunicorn's workers (Linux /proc): immune to other load on the box."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def percentile(values: list[float], pct: float) -> float:
     if not values:
         return float("nan")
@@ -438,6 +453,7 @@ def main() -> None:
             raise SystemExit("gunicorn did not start listening")
         agent = Agent("127.0.0.1", port)
         agent.sign_in()
+        load_before = os.getloadavg()[0]
 
         numbers, contacts, queues = ids["numbers"], ids["contacts"], ids["queues"]
         agents = ids["agents"]
@@ -476,16 +492,17 @@ def main() -> None:
                 f"Loading {name} for {args.duration:.0f} s at concurrency {args.concurrency} ...",
                 flush=True,
             )
-            phases.append(
-                run_phase(
-                    agent,
-                    name,
-                    make,
-                    duration=args.duration,
-                    concurrency=args.concurrency,
-                    max_requests=args.max_requests,
-                )
+            cpu_before = _worker_cpu_seconds(server.pid)
+            phase = run_phase(
+                agent,
+                name,
+                make,
+                duration=args.duration,
+                concurrency=args.concurrency,
+                max_requests=args.max_requests,
             )
+            phase.server_cpu = _worker_cpu_seconds(server.pid) - cpu_before
+            phases.append(phase)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -498,6 +515,11 @@ def main() -> None:
         redis.Redis.from_url(args.redis_url).flushdb()  # the tasks nobody consumed
 
     report = render_report(args, phases, counts_small, counts_big, seed_seconds)
+    # The machine may be shared: say how busy it was (1-minute load average, 2 cores here).
+    report += (
+        f"\n\nLoad average while loading: {load_before:.2f} before, "
+        f"{os.getloadavg()[0]:.2f} after ({os.cpu_count()} CPUs)."
+    )
     print(report)
     if args.json_out:
         args.json_out.write_text(
@@ -513,6 +535,9 @@ def main() -> None:
                             "p50_ms": percentile(p.latencies, 50) * 1000,
                             "p95_ms": percentile(p.latencies, 95) * 1000,
                             "p99_ms": percentile(p.latencies, 99) * 1000,
+                            "worker_cpu_ms_per_request": p.server_cpu
+                            * 1000
+                            / max(1, len(p.latencies)),
                         }
                         for p in phases
                     ],
@@ -544,8 +569,9 @@ def render_report(
         "request in process with nothing else queued (test Client, DEBUG on).",
         "",
         "| page | requests | req/s | p50 ms | p95 ms | p99 ms | errors | queries "
-        f"@{counts_small['cases']:,} | queries @{counts_big['cases']:,} | alone ms |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"@{counts_small['cases']:,} | queries @{counts_big['cases']:,} | alone ms | "
+        "worker CPU ms/req |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     labels = {
         "list": "GET /desk/ (default view)",
@@ -560,7 +586,8 @@ def render_report(
             + f" | {len(p.errors)} | "
             f"{counts_small['pages'][p.name]['queries']} | "
             f"{counts_big['pages'][p.name]['queries']} | "
-            f"{_ms(counts_big['pages'][p.name]['alone_ms'])} |"
+            f"{_ms(counts_big['pages'][p.name]['alone_ms'])} | "
+            f"{_ms(p.server_cpu * 1000 / n if n else None)} |"
         )
     if seed_seconds is not None:
         lines += ["", f"Seeding {counts_big['cases']:,} cases took {seed_seconds:.1f} s."]
