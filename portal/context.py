@@ -55,5 +55,6 @@ def branding(request: HttpRequest) -> dict[str, object]:
             "accent": link,
             "accent_text": "#ffffff",
             "self_registration": conf.self_registration,
+            "agent_names": conf.agent_name_style,
         }
     }

@@ -18,10 +18,12 @@ def markdown(text: str) -> SafeString:
     return render_markdown(text)
 
 
-def agent_display_name(user: Any) -> str:
+def agent_display_name(user: Any, style: str | None = None) -> str:
+    """An agent's name as the admin chose to show it (full or first name)."""
     if user is None:
         return "Support"
-    if PortalSettings.load().agent_name_style == PortalSettings.AgentNames.FIRST:
+    style = style or PortalSettings.load().agent_name_style
+    if style == PortalSettings.AgentNames.FIRST:
         return user.get_short_name()
     return user.get_full_name()
 
@@ -35,7 +37,9 @@ def author(context: template.Context, comment: Any) -> str:
             return "You"
         return str(comment.author_contact)
     if comment.author_user_id:
-        return agent_display_name(comment.author_user)
+        # The style comes with the page's branding, so a long thread reads settings once.
+        branding = context.get("portal") or {}
+        return agent_display_name(comment.author_user, branding.get("agent_names"))
     return "Support"
 
 
