@@ -78,6 +78,17 @@ class CaseFilterForm(forms.Form):
             *agents,
         ]
 
+    def limit_to(self, user: User) -> None:
+        """Drop filters and sorts on fields hidden from ``user`` (field-level security)."""
+        names = ("priority", "origin", "queue", "owner")
+        readable = set(policy.readable_fields(user, "case", names))
+        for name in names:
+            if name not in readable:
+                del self.fields[name]
+        if "priority" not in readable:
+            sort = self.fields["sort"]
+            sort.choices = [c for c in sort.choices if "priority" not in c[0]]
+
     def to_filters(self) -> CaseFilters:
         data = self.cleaned_data if self.is_valid() else self._valid_part()
         return CaseFilters(

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from access import policy
 from accounts import services
 from accounts.forms import AccountForm, ContactForm
 from accounts.selectors import (
@@ -70,6 +71,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @desk_view
 def account_create(request: HttpRequest) -> HttpResponse:
+    policy.check(request.user, "create", "account")
     form = AccountForm(request.POST or None)
 
     def save() -> HttpResponse:
@@ -85,6 +87,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
 @desk_view
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     account = account_get_for_user(user=request.user, pk=pk)
+    policy.check(request.user, "edit", "account", account)
     form = AccountForm(request.POST or None, instance=account)
 
     def save() -> HttpResponse:
@@ -126,6 +129,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @desk_view
 def contact_create(request: HttpRequest) -> HttpResponse:
+    policy.check(request.user, "create", "contact")
     initial = {}
     if request.GET.get("account", "").isdigit():
         initial["account"] = account_get_for_user(user=request.user, pk=int(request.GET["account"]))
@@ -142,6 +146,7 @@ def contact_create(request: HttpRequest) -> HttpResponse:
 @desk_view
 def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     contact = contact_get_for_user(user=request.user, pk=pk)
+    policy.check(request.user, "edit", "contact", contact)
     form = ContactForm(request.POST or None, instance=contact)
 
     def save() -> HttpResponse:

@@ -67,6 +67,7 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
 
 @desk_view
 def case_create(request: HttpRequest) -> HttpResponse:
+    policy.check(request.user, "create", "case")
     initial = {}
     contact = None
     if request.GET.get("contact", "").isdigit():

@@ -9,11 +9,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from access import policy
 from cases import services
 from cases.forms import BulkForm, CaseFilterForm
 from cases.models import Case
 from cases.selectors import READY_VIEWS, case_list_for_user
 from cases.views.base import desk_view, form_errors
+
+LIST_FIELDS = ("priority", "account", "owner")
 
 
 @desk_view
@@ -22,6 +25,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
     if not request.GET:
         params["view"] = "all_open"  # the default view an agent lands on
     form = CaseFilterForm(params)
+    form.limit_to(request.user)
     filters = form.to_filters()
     cases = case_list_for_user(user=request.user, filters=filters)
     page = Paginator(cases, settings.CASES_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -35,6 +39,9 @@ def case_list(request: HttpRequest) -> HttpResponse:
         "current_view": filters.view,
         "query": query.urlencode(),
         "bulk_form": BulkForm(),
+        "can_bulk": policy.has_system_permission(request.user, "bulk_actions"),
+        # Field-level security: hidden fields are no column either.
+        "case_fields": set(policy.readable_fields(request.user, "case", LIST_FIELDS)),
         "statuses": Case.Status.choices,
     }
     template = (
@@ -48,6 +55,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
 @desk_view
 @require_POST
 def case_bulk(request: HttpRequest) -> HttpResponse:
+    policy.check_system_permission(request.user, "bulk_actions")
     form = BulkForm(request.POST)
     back = request.POST.get("next") or "desk:case-list"
     if not form.is_valid():
