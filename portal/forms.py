@@ -200,3 +200,9 @@ class RegisterCompleteForm(SetPasswordForm):
     last_name = forms.CharField(max_length=100)
 
     field_order = ["first_name", "last_name", "password1", "password2"]
+
+
+class EmailChangeForm(forms.Form):
+    email = forms.EmailField(
+        label="New email address", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )

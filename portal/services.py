@@ -205,3 +205,94 @@ def registration_complete(*, email: str, first_name: str, last_name: str, passwo
         contact.save(update_fields=["user", "first_name", "last_name", "updated_at"])
     events.publish("portal.registered", contact_id=contact.pk, user_id=user.pk)
     return user
+
+
+# -- email change with verification -------------------------------------------------------------
+
+EMAIL_CHANGE_SALT = "portal.email-change"
+EMAIL_CHANGE_MAX_AGE = 60 * 60 * 24
+
+
+def _email_taken(email: str, user: User) -> bool:
+    return (
+        User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists()
+        or Contact.objects.filter(email__iexact=email).exclude(user=user).exists()
+    )
+
+
+def email_change_request(*, actor: User, new_email: str) -> None:
+    """Mail a signed link to the new address; nothing changes until it is opened.
+
+    The link names the old address too, so it stops working once the email has changed
+    (single use) and after 24 hours. The old address gets a notice, so a hijacked
+    session cannot move the account away silently.
+    """
+    from notifications.outbox import enqueue_email
+    from portal.models import PortalSettings
+
+    contact = _contact_of(actor)
+    new_email = new_email.strip().lower()
+    if new_email == actor.email.lower():
+        raise DomainError("That is already your email address.", field="email")
+    if _email_taken(new_email, actor):
+        # Plain, and no worse than sign-up: the page is behind sign-in.
+        raise DomainError("That email address is already in use.", field="email")
+    token = signing.dumps(
+        {"user": actor.pk, "old": actor.email.lower(), "new": new_email}, salt=EMAIL_CHANGE_SALT
+    )
+    name = PortalSettings.load().display_name
+    link = settings.SITE_URL + reverse("portal:email-confirm", args=[token])
+    stamp = timezone.now().strftime("%Y%m%d%H%M%S")
+    enqueue_email(
+        key=f"portal-email-change:{actor.pk}:{new_email}:{stamp}",
+        to=[new_email],
+        subject=f"Confirm your new email for {name}",
+        text=render_to_string(
+            "portal/email/email_change.txt", {"link": link, "portal_name": name, "contact": contact}
+        ),
+    )
+    enqueue_email(
+        key=f"portal-email-change-notice:{actor.pk}:{stamp}",
+        to=[actor.email],
+        subject=f"Your email address on {name} is about to change",
+        text=render_to_string(
+            "portal/email/email_change_notice.txt",
+            {"new_email": new_email, "portal_name": name, "contact": contact},
+        ),
+    )
+
+
+def email_change_pending(token: str, actor: User) -> str | None:
+    """The new address a link confirms for this user, or None if it is not (or no longer) valid."""
+    try:
+        data = signing.loads(token, salt=EMAIL_CHANGE_SALT, max_age=EMAIL_CHANGE_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    if data.get("user") != actor.pk or data.get("old") != actor.email.lower():
+        return None
+    return data.get("new")
+
+
+@transaction.atomic
+def email_change_confirm(*, actor: User, token: str) -> str:
+    new_email = email_change_pending(token, actor)
+    if new_email is None:
+        raise DomainError("This link is no longer valid.")
+    contact = Contact.objects.select_for_update().get(pk=_contact_of(actor).pk)
+    if _email_taken(new_email, actor):
+        raise DomainError("That email address is already in use.", field="email")
+    old = actor.email
+    User.objects.filter(pk=actor.pk).update(email=new_email)
+    actor.email = new_email
+    contact.email = new_email
+    contact.save(update_fields=["email", "updated_at"])
+    # allauth's own address book, if it has rows for this login, follows (verified: the link
+    # proved the address).
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.filter(user=actor).delete()
+    EmailAddress.objects.create(user=actor, email=new_email, verified=True, primary=True)
+    events.publish(
+        "contact.email_changed", contact_id=contact.pk, user_id=actor.pk, old=old, new=new_email
+    )
+    return new_email

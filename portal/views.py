@@ -371,7 +371,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         password_url=reverse("portal:password-change"),
         mfa_url=_optional_url("mfa_index"),
         sessions_url=_optional_url("access:sessions", "access:session-list", "sessions"),
-        email_url=_optional_url("account_email"),
+        email_url=reverse("portal:email-change"),
     )
 
 
@@ -506,4 +506,47 @@ def register_complete(request: HttpRequest, token: str) -> HttpResponse:
         "portal/register_complete.html",
         {"form": form, "email": email, "refusal": refusal},
         status=400 if form.errors or refusal else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@customer_required
+def email_change(request: HttpRequest) -> HttpResponse:
+    form = forms.EmailChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            portal_services.email_change_request(
+                actor=request.user, new_email=form.cleaned_data["email"]
+            )
+        except DomainError as exc:
+            form.add_error("email", exc.message)
+        else:
+            messages.success(
+                request,
+                f"We sent a link to {form.cleaned_data['email']}. Open it to finish the change.",
+            )
+            return redirect("portal:profile")
+    return _render(
+        request, "portal/email_change.html", form=form, status=400 if form.errors else 200
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@customer_required
+def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    new_email = portal_services.email_change_pending(token, request.user)
+    if request.method == "POST" and new_email:
+        try:
+            portal_services.email_change_confirm(actor=request.user, token=token)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Your email address is now {new_email}.")
+        return redirect("portal:profile")
+    # GET only shows the question: mail scanners that open links change nothing.
+    return _render(
+        request,
+        "portal/email_change_confirm.html",
+        new_email=new_email,
+        status=200 if new_email else 404,
     )

@@ -278,3 +278,80 @@ def test_desk_contact_page_invites_to_portal(client, agent, invitee):
     response = client.post(reverse("portal:invitation-send", args=[invitee.pk]), follow=True)
     assert "Portal invitation sent to newbie@acme.test" in response.content.decode()
     assert "Resend invitation" in response.content.decode()
+
+
+# -- email change with verification --------------------------------------------------------------
+
+
+def _email_link(address: str) -> str:
+    row = OutboundEmail.objects.filter(to=[address]).latest("id")
+    return re.search(r"https?://[^/\s]+(/portal/profile/email/\S+/)", row.text).group(1)
+
+
+def test_email_change_waits_for_the_new_address_to_confirm(customer_client, customer):
+    response = customer_client.post(reverse("portal:email-change"), {"email": "New@Acme.test"})
+    assert response.status_code == 302
+    assert OutboundEmail.objects.filter(to=["customer@acme.test"]).exists()  # notice to old
+    customer.refresh_from_db()
+    assert customer.email == "customer@acme.test"
+    path = _email_link("new@acme.test")
+    assert b"new@acme.test" in customer_client.get(path).content  # GET changes nothing
+    customer.refresh_from_db()
+    assert customer.email == "customer@acme.test"
+    customer_client.post(path)
+    customer.refresh_from_db()
+    assert customer.email == "new@acme.test"
+    assert customer.contact.email == "new@acme.test"
+    assert customer_client.post(path).status_code == 404  # used: the link is spent
+    assert customer_client.get(path).status_code == 404
+
+
+def test_email_change_refuses_an_address_in_use(customer_client, other_customer):
+    response = customer_client.post(reverse("portal:email-change"), {"email": other_customer.email})
+    assert response.status_code == 400
+    assert b"already in use" in response.content
+
+
+def test_email_change_link_only_works_for_its_own_login(client, customer, customer_manager):
+    client.force_login(customer)
+    client.post(reverse("portal:email-change"), {"email": "moved@acme.test"})
+    path = _email_link("moved@acme.test")
+    client.force_login(customer_manager)
+    assert client.get(path).status_code == 404
+    client.post(path)
+    customer_manager.refresh_from_db()
+    assert customer_manager.email == "manager@acme.test"
+
+
+def test_new_email_signs_in_and_old_does_not(client, customer):
+    client.force_login(customer)
+    client.post(reverse("portal:email-change"), {"email": "moved@acme.test"})
+    client.post(_email_link("moved@acme.test"))
+    client.logout()
+    old = client.post(
+        reverse("portal:login"), {"login": "customer@acme.test", "password": PASSWORD}
+    )
+    assert old.status_code == 200
+    new = client.post(reverse("portal:login"), {"login": "moved@acme.test", "password": PASSWORD})
+    assert new["Location"] == "/portal/"
+
+
+def test_admin_resends_and_revokes_invitations(client, admin, agent, invitee):
+    invitations.invitation_send(actor=agent, contact=invitee)
+    invitation = PortalInvitation.objects.get(contact=invitee)
+    client.force_login(admin)
+    listing = client.get("/admin/accounts/portalinvitation/")
+    assert listing.status_code == 200
+    assert b"Pending" in listing.content
+    client.post(
+        "/admin/accounts/portalinvitation/",
+        {"action": "resend", "_selected_action": [invitation.pk]},
+    )
+    invitation.refresh_from_db()
+    assert invitation.sent_count == 2
+    client.post(
+        "/admin/accounts/portalinvitation/",
+        {"action": "revoke", "_selected_action": [invitation.pk]},
+    )
+    invitation.refresh_from_db()
+    assert invitation.state == "revoked"
