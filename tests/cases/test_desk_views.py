@@ -255,9 +255,9 @@ def test_bulk_assign_and_status(client, agent, other_agent):
     numbers = [c.number for c in cases]
     client.post(
         reverse("desk:case-bulk"),
-        {"action": "assign", "numbers": numbers, "owner": str(other_agent.pk)},
+        {"action": "assign", "numbers": numbers, "owner": str(agent.pk)},
     )
-    assert set(Case.objects.values_list("owner", flat=True)) == {other_agent.pk}
+    assert set(Case.objects.values_list("owner", flat=True)) == {agent.pk}
     client.post(
         reverse("desk:case-bulk"),
         {"action": "status", "numbers": numbers[:2], "status": "resolved"},
