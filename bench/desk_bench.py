@@ -233,6 +233,7 @@ class Phase:
     errors: list[str] = field(default_factory=list)
     elapsed: float = 0.0
     server_cpu: float = 0.0  # seconds of CPU the gunicorn workers spent during the phase
+    client_cpu: float = 0.0  # seconds of CPU this load generator spent during the phase
 
 
 class Agent:
@@ -493,6 +494,7 @@ def main() -> None:
                 flush=True,
             )
             cpu_before = _worker_cpu_seconds(server.pid)
+            client_before = time.process_time()
             phase = run_phase(
                 agent,
                 name,
@@ -502,6 +504,7 @@ def main() -> None:
                 max_requests=args.max_requests,
             )
             phase.server_cpu = _worker_cpu_seconds(server.pid) - cpu_before
+            phase.client_cpu = time.process_time() - client_before
             phases.append(phase)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -570,8 +573,8 @@ def render_report(
         "",
         "| page | requests | req/s | p50 ms | p95 ms | p99 ms | errors | queries "
         f"@{counts_small['cases']:,} | queries @{counts_big['cases']:,} | alone ms | "
-        "worker CPU ms/req |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "worker CPU ms/req | client CPU ms/req |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     labels = {
         "list": "GET /desk/ (default view)",
@@ -587,7 +590,8 @@ def render_report(
             f"{counts_small['pages'][p.name]['queries']} | "
             f"{counts_big['pages'][p.name]['queries']} | "
             f"{_ms(counts_big['pages'][p.name]['alone_ms'])} | "
-            f"{_ms(p.server_cpu * 1000 / n if n else None)} |"
+            f"{_ms(p.server_cpu * 1000 / n if n else None)} | "
+            f"{_ms(p.client_cpu * 1000 / n if n else None)} |"
         )
     if seed_seconds is not None:
         lines += ["", f"Seeding {counts_big['cases']:,} cases took {seed_seconds:.1f} s."]
