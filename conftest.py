@@ -13,6 +13,9 @@ from tests.factories import (
     UserFactory,
 )
 
+# One session-wide browser for every test marked ``browser`` (desk, portal, ...).
+pytest_plugins = ["tests.playwright_plugin"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     # CI sets CASEDESK_REQUIRE_SERVICES; settings already refuse SQLite or no Redis then.

@@ -1,4 +1,4 @@
-"""A real Chromium (Debian's package) driven by Playwright against ``live_server``.
+"""Playwright fixtures for every browser test: Debian's Chromium against ``live_server``.
 
 Locally, without /usr/bin/chromium, these tests skip with the reason; in CI
 (``CI=true``) a missing browser is an error, never a silent skip.

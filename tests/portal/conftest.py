@@ -1,10 +1,9 @@
-"""Portal test helpers; the Playwright fixtures come from tests/browser/conftest.py."""
+"""Portal test helpers; the Playwright fixtures come from tests/playwright_plugin.py."""
 
 import io
 
 import pytest
 
-from tests.browser.conftest import browser, page, screenshot  # noqa: F401 - fixtures
 from tests.factories import PASSWORD
 
 
