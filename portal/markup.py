@@ -7,6 +7,8 @@ http(s)/mailto link targets (no ``javascript:``, no ``data:``).
 
 from __future__ import annotations
 
+import threading
+
 import markdown
 import nh3
 from django.utils.safestring import SafeString, mark_safe
@@ -42,13 +44,25 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
+_local = threading.local()
+
+
+def _converter() -> markdown.Markdown:
+    # Building a Markdown instance (loading its extensions) costs more than a conversion,
+    # so each thread keeps one and resets it between texts.
+    md = getattr(_local, "md", None)
+    if md is None:
+        md = _local.md = markdown.Markdown(
+            extensions=["fenced_code", "tables", "sane_lists", "nl2br"], output_format="html"
+        )
+    return md
+
+
 def render_markdown(text: str) -> SafeString:
+    md = _converter()
+    md.reset()
+    html = md.convert(text or "")
     # Headings are shifted down so customer text never competes with the page's own h1/h2.
-    html = markdown.markdown(
-        text or "",
-        extensions=["fenced_code", "tables", "sane_lists", "nl2br"],
-        output_format="html",
-    )
     html = html.replace("<h1>", "<h3>").replace("</h1>", "</h3>")
     html = html.replace("<h2>", "<h4>").replace("</h2>", "</h4>")
     clean = nh3.clean(
