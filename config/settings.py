@@ -201,6 +201,12 @@ INBOUND_SENDER_LIMIT_PER_HOUR = env.int("CASEDESK_INBOUND_SENDER_LIMIT", default
 IMAP_CA_FILE = env.str("CASEDESK_IMAP_CA_FILE", default="")
 IMAP_POLL_SECONDS = env.int("CASEDESK_IMAP_POLL_SECONDS", default=60)
 IMAP_BATCH_SIZE = env.int("CASEDESK_IMAP_BATCH_SIZE", default=200)
+# cases.intake is a package inside the cases app; autodiscovery only finds cases.tasks.
+CELERY_IMPORTS = ("cases.intake.tasks",)
+CELERY_BEAT_SCHEDULE["intake-imap-poll"] = {
+    "task": "cases.intake.tasks.imap_poll_all_task",
+    "schedule": float(IMAP_POLL_SECONDS),
+}
 CELERY_BEAT_SCHEDULE["notifications-outbox-sweep"] = {
     "task": "notifications.tasks.outbox_sweep_task",
     "schedule": 60.0,

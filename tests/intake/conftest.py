@@ -17,3 +17,16 @@ def _intake_settings(settings):
     # Small limits so the corpus can exercise them with small files.
     settings.ATTACHMENT_MAX_BYTES = 100 * 1024
     settings.INBOUND_RAW_KEEP_BYTES = 64 * 1024
+
+
+@pytest.fixture
+def dovecot(settings):
+    from tests.intake.dovecot import Dovecot
+
+    server = Dovecot()
+    try:
+        server.start()
+        settings.IMAP_CA_FILE = str(server.ca_file)
+        yield server
+    finally:
+        server.stop()
