@@ -237,6 +237,22 @@ class Customer(Agent):
         conn.close()
 
 
+def _workers_cpu_seconds(parent: int) -> float:
+    """User+system CPU of gunicorn's worker processes (children of ``parent``), from /proc."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:  # ppid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--internal", choices=("prepare", "count"), help=argparse.SUPPRESS)
@@ -327,6 +343,7 @@ def main() -> None:
                 f"Loading {name} for {args.duration:.0f} s at concurrency {args.concurrency} ...",
                 flush=True,
             )
+            cpu_before = _workers_cpu_seconds(server.pid)
             phases.append(
                 run_phase(
                     customer,
@@ -336,6 +353,13 @@ def main() -> None:
                     concurrency=args.concurrency,
                     max_requests=args.max_requests,
                 )
+            )
+            # CPU the workers spent per request: the figure that machine contention and
+            # the load generator sharing the CPUs do not inflate.
+            phases[-1].cpu_ms = (
+                (_workers_cpu_seconds(server.pid) - cpu_before)
+                * 1000
+                / max(1, len(phases[-1].latencies))
             )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -356,8 +380,9 @@ def main() -> None:
         f"gunicorn {args.workers} sync workers, concurrency {args.concurrency}, "
         f"{args.duration:.0f} s per page, signed in as the account manager.",
         "",
-        "| page | requests | req/s | p50 ms | p95 ms | p99 ms | errors | queries | alone ms |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| page | requests | req/s | p50 ms | p95 ms | p99 ms | errors | queries | alone ms "
+        "| worker CPU ms/req |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for p in phases:
         n = len(p.latencies)
@@ -365,12 +390,13 @@ def main() -> None:
             f"| {labels[p.name]} | {n:,} | {n / p.elapsed:.1f} | "
             + " | ".join(f"{percentile(p.latencies, q) * 1000:.1f}" for q in (50, 95, 99))
             + f" | {len(p.errors)} | {counts['pages'][p.name]['queries']} | "
-            f"{counts['pages'][p.name]['alone_ms']:.1f} |"
+            f"{counts['pages'][p.name]['alone_ms']:.1f} | {p.cpu_ms:.1f} |"
         )
     lines.append(
         f"\nPortal home: {counts['pages']['home']['queries']} queries, "
         f"{counts['pages']['home']['alone_ms']:.1f} ms alone."
     )
+    lines.append(f"1-minute load average at the end: {os.getloadavg()[0]:.1f} (2 shared CPUs).")
     if seed_seconds is not None:
         lines.append(f"seed_bulk took {seed_seconds:.1f} s.")
     for p in phases:
