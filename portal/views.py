@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth import authenticate, login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
@@ -221,8 +221,23 @@ def _detail_context(request: HttpRequest, case: Case, **extra: Any) -> dict[str,
         "reply_form": extra.pop("reply_form", None) or forms.ReplyForm(),
         "rate_form": extra.pop("rate_form", None) or forms.RateForm(),
         "owner_name": _owner_name(case) if "owner" in readable else "",
+        "parent": _visible_parent(user, case),
         **extra,
     }
+
+
+def _visible_parent(user: Any, case: Case) -> Case | None:
+    """The case this one follows up, only if the customer may see it (an agent may have
+    linked a case of another account; its number must not leak)."""
+    if not case.parent_id:
+        return None
+    number = Case.objects.filter(pk=case.parent_id).values_list("number", flat=True).first()
+    if number is None:
+        return None
+    try:
+        return selectors.case_get_for_user(user=user, number=number)
+    except Http404:
+        return None
 
 
 def _owner_name(case: Case) -> str:

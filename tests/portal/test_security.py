@@ -332,3 +332,22 @@ def test_page_costs_the_same_at_5_and_50_cases(
     large = _count(manager_client, url)
     assert small == large
     assert large <= 12
+
+
+def test_parent_case_of_another_account_is_not_shown(
+    customer_client, customer, foreign_case, agent
+):
+    case = _case_for(customer)
+    services.case_update(actor=agent, case=case, parent=foreign_case)
+    page = customer_client.get(reverse("portal:case-detail", args=[case.number])).content
+    assert foreign_case.number.encode() not in page
+    assert b"Follows up" not in page
+
+
+def test_follow_up_links_to_own_parent(customer_client, customer):
+    old = _case_for(customer, subject="Old one")
+    new = services.case_create(
+        actor=customer, subject="New one", contact=customer.contact, parent=old
+    )
+    page = customer_client.get(reverse("portal:case-detail", args=[new.number])).content
+    assert f"#{old.number}".encode() in page
