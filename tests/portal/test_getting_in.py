@@ -355,3 +355,15 @@ def test_admin_resends_and_revokes_invitations(client, admin, agent, invitee):
     )
     invitation.refresh_from_db()
     assert invitation.state == "revoked"
+
+
+def test_password_change_in_portal_style(customer_client, customer):
+    page = customer_client.get(reverse("portal:password-change"))
+    assert b"portal/portal.css" in page.content
+    response = customer_client.post(
+        reverse("portal:password-change"),
+        {"oldpassword": PASSWORD, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+    assert response["Location"] == reverse("portal:profile")
+    customer.refresh_from_db()
+    assert customer.check_password(NEW_PASSWORD)

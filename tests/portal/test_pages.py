@@ -307,3 +307,29 @@ def test_internal_notes_and_their_files_never_shown(customer_client, customer, a
     hidden = Attachment.objects.get(original_name="secret-note.png")
     download = customer_client.get(reverse("files:attachment", args=[hidden.pk, "x"]))
     assert download.status_code == 404
+
+
+def test_profile_language_is_used_on_portal_pages(customer_client, customer):
+    customer_client.post(
+        reverse("portal:profile"),
+        {
+            "first_name": "Cora",
+            "last_name": "C",
+            "phone": "",
+            "timezone": "Europe/Berlin",
+            "language": "de",
+        },
+    )
+    page = customer_client.get(reverse("portal:home")).content.decode()
+    assert '<html lang="de">' in page
+    # Django's own messages come in the contact's language.
+    response = customer_client.post(reverse("portal:case-create"), {"subject": ""})
+    assert "Dieses Feld ist zwingend erforderlich." in response.content.decode()
+
+
+def test_profile_links_to_password_email_and_security_pages(customer_client):
+    page = customer_client.get(reverse("portal:profile")).content.decode()
+    assert reverse("portal:password-change") in page
+    assert reverse("portal:email-change") in page
+    assert reverse("mfa_index") in page
+    assert reverse("access:sessions") in page
