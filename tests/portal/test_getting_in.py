@@ -367,3 +367,16 @@ def test_password_change_in_portal_style(customer_client, customer):
     assert response["Location"] == reverse("portal:profile")
     customer.refresh_from_db()
     assert customer.check_password(NEW_PASSWORD)
+
+
+def test_portal_profile_requiring_mfa_sends_customer_to_enrol(client, customer):
+    from access.models import Profile
+    from access.policy import bump_version
+
+    Profile.objects.filter(key="customer_portal_user").update(mfa_required=True)
+    bump_version()
+    response = client.post(reverse("portal:login"), {"login": customer.email, "password": PASSWORD})
+    assert response.status_code == 302
+    home = client.get(reverse("portal:home"))
+    assert home.status_code == 302
+    assert home["Location"] == reverse("mfa_activate_totp")
