@@ -23,7 +23,7 @@ def _invitation_path(contact: Contact) -> str:
 
 
 def test_invited_customer_files_follows_closes_and_rates_a_case(
-    page, screenshot, agent, customer_account, tmp_path
+    page, screenshot, browser, live_server, agent, customer_account, tmp_path
 ):
     contact = ContactFactory(
         email="nina@acme.test",
@@ -72,11 +72,22 @@ def test_invited_customer_files_follows_closes_and_rates_a_case(
     assert page.get_by_text("Invoices page shows an error").is_visible()
     screenshot("portal-06-case-list")
 
-    # An agent answers and waits on the customer.
-    services.comment_add(
-        actor=agent, case=case, body="Could you send the **time** it happened?", is_public=True
-    )
-    services.case_change_status(actor=agent, case=case, status=Case.Status.WAITING_ON_CUSTOMER)
+    # An agent answers in the desk (their own browser) and waits on the customer.
+    desk = browser.new_context(base_url=live_server.url)
+    agent_page = desk.new_page()
+    agent_page.goto(f"/desk/cases/{case.number}/")
+    agent_page.get_by_label("Email").fill(agent.email)
+    agent_page.get_by_label("Password").fill(PASSWORD)
+    agent_page.get_by_role("button", name="Sign in").click()
+    agent_page.wait_for_url(f"**/desk/cases/{case.number}/")
+    agent_page.get_by_label("Message").fill("Could you send the **time** it happened?")
+    agent_page.get_by_role("button", name="Send").click()
+    agent_page.get_by_text("Reply sent.").wait_for()
+    agent_page.get_by_label("New status").select_option(label="Waiting on Customer")
+    agent_page.get_by_role("button", name="Set status").click()
+    agent_page.get_by_text("Status set to Waiting on Customer.").wait_for()
+    desk.close()
+
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Home").click()
     assert page.get_by_role("heading", name="Waiting on you").is_visible()
     screenshot("portal-07-home-waiting")
@@ -97,6 +108,8 @@ def test_invited_customer_files_follows_closes_and_rates_a_case(
     screenshot("portal-09-rate")
     page.get_by_role("button", name="Send feedback").click()
     assert page.get_by_text("Thank you for your feedback.").is_visible()
+    # Nothing spills sideways on a phone.
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     rated = CaseSatisfaction.objects.get(case=case)
     assert (rated.rating, rated.comment) == (4, "Fast and friendly.")
     screenshot("portal-10-rated")
