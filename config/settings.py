@@ -309,6 +309,7 @@ AXES_USERNAME_CALLABLE = "access.backends.axes_username"
 AXES_CLIENT_IP_CALLABLE = "lib.http.client_ip"
 AXES_LOCKOUT_TEMPLATE = "access/locked_out.html"
 AXES_VERBOSE = False
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # one INFO line per sign-in is noise
 # allauth MFA: authenticator apps (TOTP) with recovery codes.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Casedesk"
@@ -318,4 +319,7 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
     "change_password": "5/m/user",
+    # Failed sign-ins per account are axes' job (per account and address): a limit per
+    # account alone would let anyone lock a colleague out from anywhere.
+    "login_failed": "30/m/ip",
 }

@@ -55,6 +55,8 @@ def _render_detail(
             if value in ALLOWED_TRANSITIONS[case.status]
         ],
         "can_edit": policy.can(user, "edit", "case", case),
+        # Field-level security: hidden fields are not shown at all.
+        "case_fields": set(policy.readable_fields(user, "case", ("priority", "description"))),
     }
     return render(request, "desk/case_detail.html", context, status=status)
 

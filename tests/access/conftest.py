@@ -77,3 +77,38 @@ def public_file(case):
 
 def internal_file(case):
     return Attachment.objects.get(case=case, is_public=False)
+
+
+def sign_in(client, user, ip="127.0.0.1", password=None, **extra):
+    """Sign in through the real allauth form (axes, IP ranges and hours all apply)."""
+    from django.urls import reverse
+
+    from tests.factories import PASSWORD
+
+    return client.post(
+        reverse("account_login"),
+        {"login": user.email, "password": password or PASSWORD},
+        REMOTE_ADDR=ip,
+        **extra,
+    )
+
+
+def set_profile(key, **changes):
+    """Change a profile's settings the way the admin does: audited, cache version bumped."""
+    from access import services as access_services
+
+    profile = Profile.objects.get(key=key)
+    before = access_services.grantee_snapshot(profile)
+    for name, value in changes.items():
+        setattr(profile, name, value)
+    profile.full_clean()
+    profile.save()
+    access_services.access_config_changed(
+        actor=None,
+        ip=None,
+        target=profile,
+        action="config_changed",
+        before=before,
+        after=access_services.grantee_snapshot(profile),
+    )
+    return profile
