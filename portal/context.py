@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.http import HttpRequest
+from django.urls import reverse
 
 from portal.models import PortalSettings
 
@@ -51,7 +52,12 @@ def branding(request: HttpRequest) -> dict[str, object]:
     return {
         "portal": {
             "name": conf.display_name,
-            "logo_url": conf.logo.url if conf.logo else "",
+            # Served by the portal itself; the version busts caches after an admin change.
+            "logo_url": (
+                f"{reverse('portal:logo')}?v={int(conf.updated_at.timestamp())}"
+                if conf.logo and conf.updated_at
+                else ""
+            ),
             "accent": link,
             "accent_text": "#ffffff",
             "self_registration": conf.self_registration,

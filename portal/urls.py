@@ -60,6 +60,7 @@ urlpatterns = [
     path("cases/<str:number>/reopen/", views.case_reopen, name="case-reopen"),
     path("cases/<str:number>/rate/", views.case_rate_view, name="case-rate"),
     path("profile/", views.profile, name="profile"),
+    path("logo/", views.logo, name="logo"),
     path("profile/email/", views.email_change, name="email-change"),
     path("profile/email/<str:token>/", views.email_confirm, name="email-confirm"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation-accept"),

@@ -333,3 +333,22 @@ def test_profile_links_to_password_email_and_security_pages(customer_client):
     assert reverse("portal:email-change") in page
     assert reverse("mfa_index") in page
     assert reverse("access:sessions") in page
+
+
+def test_logo_from_portal_settings_is_served_as_an_image_only(customer_client):
+    from django.core.files.base import ContentFile
+
+    from portal.models import PortalSettings
+    from tests.portal.conftest import png_bytes
+
+    conf = PortalSettings(pk=1, name="Acme Help")
+    conf.logo.save("logo.png", ContentFile(png_bytes()), save=True)
+    PortalSettings.forget()
+    page = customer_client.get(reverse("portal:home")).content.decode()
+    assert '<img src="/portal/logo/?v=' in page
+    logo = customer_client.get(reverse("portal:logo"))
+    assert logo["Content-Type"] == "image/png"
+    assert logo["X-Content-Type-Options"] == "nosniff"
+    conf.logo.save("logo.png", ContentFile(b"<svg onload=alert(1)></svg>"), save=True)
+    PortalSettings.forget()
+    assert customer_client.get(reverse("portal:logo")).status_code == 404
