@@ -351,3 +351,53 @@ def test_follow_up_links_to_own_parent(customer_client, customer):
     )
     page = customer_client.get(reverse("portal:case-detail", args=[new.number])).content
     assert f"#{old.number}".encode() in page
+
+
+def test_detail_page_costs_the_same_with_2_and_20_replies(customer_client, customer, agent):
+    case = _case_for(customer)
+
+    def add(n):
+        for i in range(n):
+            services.comment_add(
+                actor=agent,
+                case=case,
+                body=f"Reply {i} **bold**",
+                is_public=True,
+                files=[upload(f"f{i}.png")],
+            )
+            services.comment_add(actor=agent, case=case, body="note", is_public=False)
+
+    add(2)
+    url = reverse("portal:case-detail", args=[case.number])
+    customer_client.get(url)
+    small = _count(customer_client, url)
+    add(18)
+    large = _count(customer_client, url)
+    assert small == large
+
+
+def test_token_pages_need_csrf_too(client, agent, customer_account):
+    import re as re_
+
+    from accounts.invitations import invitation_send
+    from notifications.models import OutboundEmail
+    from tests.factories import ContactFactory
+
+    contact = ContactFactory(email="csrf@acme.test", account=customer_account)
+    invitation_send(actor=agent, contact=contact)
+    row = OutboundEmail.objects.filter(to=[contact.email]).latest("id")
+    path = re_.search(r"https?://[^/]+(/portal/invitations/[\w-]+/)", row.text).group(1)
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post(
+        path, {"password1": "blue-harbour-kettle-42", "password2": "blue-harbour-kettle-42"}
+    )
+    assert response.status_code == 403
+    contact.refresh_from_db()
+    assert contact.user is None
+
+
+def test_email_change_posts_need_csrf(customer):
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(customer)
+    assert strict.post(reverse("portal:email-change"), {"email": "x@acme.test"}).status_code == 403
+    assert strict.post(reverse("portal:email-confirm", args=["anything"])).status_code == 403
