@@ -280,6 +280,10 @@ PORTAL_AGENT_NAMES = env.str("CASEDESK_PORTAL_AGENT_NAMES", default="full")  # o
 # that a reply opens a new case linked to the old one (parent).
 PORTAL_REOPEN_GRACE_DAYS = env.int("CASEDESK_PORTAL_REOPEN_GRACE_DAYS", default=14)
 PORTAL_INVITATION_TTL_HOURS = env.int("CASEDESK_PORTAL_INVITATION_TTL_HOURS", default=72)
+CELERY_BEAT_SCHEDULE["portal-invitations-expire"] = {
+    "task": "portal.tasks.portal_invitations_expire_task",
+    "schedule": 60.0 * 60,
+}
 PORTAL_PAGE_SIZE = 20
 # Uploads from customers: at most this many files per form, of these sniffed types.
 PORTAL_MAX_FILES = env.int("CASEDESK_PORTAL_MAX_FILES", default=5)

@@ -380,3 +380,14 @@ def test_portal_profile_requiring_mfa_sends_customer_to_enrol(client, customer):
     home = client.get(reverse("portal:home"))
     assert home.status_code == 302
     assert home["Location"] == reverse("mfa_activate_totp")
+
+
+def test_expiry_task_marks_stale_invitations(agent, invitee):
+    from portal.tasks import portal_invitations_expire_task
+
+    invitations.invitation_send(actor=agent, contact=invitee)
+    assert portal_invitations_expire_task.delay().get() == 0
+    PortalInvitation.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    assert portal_invitations_expire_task.delay().get() == 1
+    assert PortalInvitation.objects.get().state == "expired"
+    assert portal_invitations_expire_task.delay().get() == 0
