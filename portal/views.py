@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth import authenticate, login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -181,8 +182,6 @@ def case_create(request: HttpRequest) -> HttpResponse:
 
 
 def _file_case(request: HttpRequest, data: dict[str, Any]) -> Case:
-    from django.db import transaction
-
     extra = {k: data[k] for k in ("type", "priority") if k in data}
     # One transaction: a refused attachment leaves no half-filed case behind.
     with transaction.atomic():
