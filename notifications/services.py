@@ -7,11 +7,15 @@ backoff; permanent ones (5xx) mark it failed with the server's reason.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import socket
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -56,6 +60,67 @@ def build_message(row: OutboundEmail, connection=None) -> EmailMultiAlternatives
     return message
 
 
+# One SMTP connection per worker thread, reused between tasks: connecting, EHLO and QUIT
+# cost more than sending a small message. Keyed on the settings so a change reconnects.
+class _SmtpSlot(threading.local):
+    def __init__(self) -> None:
+        self.state: dict[str, Any] = {"key": None, "conn": None, "opened": 0.0}
+
+
+_SLOT = _SmtpSlot()
+_SMTP_MAX_AGE = 60.0
+
+
+def _smtp_key() -> tuple:
+    return (
+        settings.EMAIL_BACKEND,
+        getattr(settings, "EMAIL_HOST", ""),
+        getattr(settings, "EMAIL_PORT", 0),
+        getattr(settings, "EMAIL_HOST_USER", ""),
+    )
+
+
+def _close_smtp() -> None:
+    _SMTP = _SLOT.state
+    conn = _SMTP["conn"]
+    _SMTP.update(key=None, conn=None, opened=0.0)
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
+def _send_reusing_connection(row: OutboundEmail) -> None:
+    _SMTP = _SLOT.state
+    key = _smtp_key()
+    fresh = False
+    if (
+        _SMTP["conn"] is None
+        or _SMTP["key"] != key
+        or (time.monotonic() - _SMTP["opened"] > _SMTP_MAX_AGE)
+    ):
+        _close_smtp()
+        conn = get_connection(timeout=settings.OUTBOX_SMTP_TIMEOUT)
+        conn.open()
+        _SMTP.update(key=key, conn=conn, opened=time.monotonic())
+        fresh = True
+    try:
+        build_message(row, _SMTP["conn"]).send()
+    except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused):
+        # The server answered: a real refusal, not a dead connection. Start afresh next time.
+        _close_smtp()
+        raise
+    except OSError:  # disconnected, reset, timed out (SMTP errors are OSErrors too)
+        _close_smtp()
+        if fresh:
+            raise
+        # The kept connection had gone stale (server timeout): one try on a new one.
+        _send_reusing_connection(row)
+    except Exception:
+        # After a refusal the session state is unknown: start the next mail afresh.
+        _close_smtp()
+        raise
+
+
 def _classify(exc: Exception) -> bool:
     """True if the failure is worth retrying (4xx, connection trouble), False if permanent."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -87,9 +152,10 @@ def outbound_deliver(*, outbound_id: int, connection=None) -> DeliveryResult:
     try:
         if not row.to:
             raise PermanentFailure("No recipients.")
-        if connection is None:
-            connection = get_connection(timeout=settings.OUTBOX_SMTP_TIMEOUT)
-        build_message(row, connection).send()
+        if connection is not None:
+            build_message(row, connection).send()
+        else:
+            _send_reusing_connection(row)
     except Exception as exc:
         transient = not isinstance(exc, PermanentFailure) and _classify(exc)
         error = f"{type(exc).__name__}: {exc}"[:2000]

@@ -12,6 +12,7 @@ import email.policy
 import hashlib
 import re
 from dataclasses import dataclass, field
+from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr
@@ -120,11 +121,15 @@ def html_to_text(html: str) -> str:
 
 
 def _header(msg: Message, name: str) -> str:
+    """A header as text: RFC 2047 words decoded, folding undone, never raising."""
+    value = msg.get(name)
+    if value is None:
+        return ""
     try:
-        value = msg.get(name)
-    except Exception:  # a header the policy cannot parse: take the raw value
-        value = msg.get_all(name, failobj=[None])[0] if hasattr(msg, "get_all") else None
-    return "" if value is None else " ".join(str(value).split())
+        text = str(make_header(decode_header(str(value))))
+    except Exception:  # a malformed encoded word: keep what was there
+        text = str(value)
+    return " ".join(text.split())
 
 
 def _decode_part(part: Message) -> str:
@@ -159,7 +164,8 @@ def auto_submitted_reason(msg: Message, sender: str) -> str:
 
 def parse(raw: bytes) -> ParsedEmail:
     try:
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        # compat32 is several times faster than policy.default on headers; _header decodes.
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     except Exception as exc:  # the parser is lenient; this is for truly hopeless input
         raise MessageParseError(f"Unreadable message: {exc}") from exc
     if not raw.strip() or not msg.keys():
@@ -184,6 +190,8 @@ def parse(raw: bytes) -> ParsedEmail:
         disposition = part.get_content_disposition()
         ctype = part.get_content_type()
         filename = part.get_filename()
+        if filename:
+            filename = " ".join(str(make_header(decode_header(filename))).split())
         if disposition == "attachment" or filename or not ctype.startswith("text/"):
             if ctype.startswith("multipart/") or ctype == "message/rfc822":
                 continue
@@ -223,10 +231,20 @@ def parse(raw: bytes) -> ParsedEmail:
     )
 
 
-def peek_message_id(raw: bytes) -> str:
-    """The normalised Message-ID, read from the headers alone (cheap, never raises)."""
+@dataclass(frozen=True)
+class Peek:
+    message_id: str
+    sender: str
+    subject: str
+
+
+def peek(raw: bytes) -> Peek:
+    """Message-ID, sender and subject from the headers alone (cheap, never raises)."""
     try:
         msg = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
-        return normalise_msgid(str(msg.get("Message-ID", "") or "")) or fallback_message_id(raw)
+        message_id = normalise_msgid(str(msg.get("Message-ID", "") or ""))
+        sender = parseaddr(_header(msg, "From"))[1].strip().lower()
+        subject = _header(msg, "Subject")
     except Exception:
-        return fallback_message_id(raw)
+        return Peek(fallback_message_id(raw), "", "")
+    return Peek((message_id or fallback_message_id(raw))[:255], sender[:254], subject[:255])

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parseaddr
 
@@ -44,35 +43,15 @@ class Ignore(Exception):
     """The message is deliberately not applied (noise, loop, policy); the reason is kept."""
 
 
-@dataclass
-class _Headers:
-    sender: str
-    subject: str
-
-
-def _peek(raw: bytes) -> _Headers:
-    from email.parser import BytesHeaderParser
-    from email.policy import compat32
-
-    try:
-        msg = BytesHeaderParser(policy=compat32).parsebytes(raw)
-        sender = parseaddr(" ".join(str(msg.get("From", "")).split()))[1].lower()
-        subject = " ".join(str(msg.get("Subject", "")).split())
-    except Exception:
-        return _Headers("", "")
-    return _Headers(sender[:254], subject[:255])
-
-
 def inbound_receive(
     *, raw: bytes, source: str, mailbox: ImapMailbox | None = None, recipient: str = ""
 ) -> InboundEmail:
     """Record ``raw`` and apply it. Idempotent by Message-ID: a redelivery changes nothing."""
-    message_id = parsing.peek_message_id(raw)
-    head = _peek(raw)
+    head = parsing.peek(raw)
     keep = settings.INBOUND_RAW_KEEP_BYTES
     with transaction.atomic():
         row, created = InboundEmail.objects.get_or_create(
-            message_id=message_id,
+            message_id=head.message_id,
             defaults={
                 "source": source,
                 "mailbox": mailbox,
@@ -127,7 +106,20 @@ def inbound_apply(*, inbound: InboundEmail, raw: bytes) -> InboundEmail:
                 row.status = InboundEmail.Status.IGNORED
                 row.reason = str(exc)
             row.processed_at = timezone.now()
-            row.save()
+            # Never rewrite the raw copy: it can be megabytes.
+            row.save(
+                update_fields=[
+                    "sender",
+                    "subject",
+                    "status",
+                    "reason",
+                    "case",
+                    "comment",
+                    "created_case",
+                    "attempts",
+                    "processed_at",
+                ]
+            )
             return row
     except parsing.MessageParseError as exc:
         reason = f"Parse error: {exc}"

@@ -117,8 +117,17 @@ def run_worker(purge: bool = True):
         # Messages left by earlier tests (their rows are gone) would only be noise.
         with app.connection_for_write() as conn:
             conn.default_channel.queue_purge(app.conf.task_default_queue)
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        yield app
+    from django.db import connection
+
+    # The worker thread's connection is closed after every task (Celery's Django fixup
+    # honours CONN_MAX_AGE), so the test database can be dropped at the end of the run.
+    max_age = connection.settings_dict["CONN_MAX_AGE"]
+    connection.settings_dict["CONN_MAX_AGE"] = 0
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            yield app
+    finally:
+        connection.settings_dict["CONN_MAX_AGE"] = max_age
 
 
 @pytest.fixture

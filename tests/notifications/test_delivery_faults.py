@@ -57,17 +57,18 @@ def test_claim_prevents_a_second_send(smtp_sink, eager_celery, monkeypatch):
     [row] = enqueue_many(1, "claim")
 
     results = []
-    threads = [
-        threading.Thread(
-            target=lambda: results.append(services.outbound_deliver(outbound_id=row.pk).outcome)
-        )
-        for _ in range(4)
-    ]
+
+    def deliver():
+        try:
+            results.append(services.outbound_deliver(outbound_id=row.pk).outcome)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    connection.close()
 
     assert sorted(results).count("sent") == 1
     assert len(smtp_sink.wait_for(1)) == 1

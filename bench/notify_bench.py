@@ -1,0 +1,227 @@
+"""Benchmark: outbox delivery rate with one real Celery worker, and inbound parse+apply rate.
+
+Run on PostgreSQL and Redis (a throwaway ``test_<db>`` database is created and dropped):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cd_notify REDIS_URL=redis://127.0.0.1:6379/4 \
+      .venv/bin/python bench/notify_bench.py --emails 2000 --inbound 2000
+
+1. Outbox: ``--emails`` rows are committed with ``enqueue_email`` (one transaction), then one
+   real worker process (``celery worker --pool=solo``, or ``--pool threads --concurrency N``)
+   delivers them over SMTP to an aiosmtpd sink on 127.0.0.1.
+   Rate = emails / (commit -> last row marked sent).
+2. Inbound: ``--inbound`` distinct messages (half new cases, half replies threaded by the
+   signed reply address) go through ``inbound_receive`` in this process, which parses,
+   threads, creates the case or comment, and runs the default flows (outbox rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        return "250 OK"
+
+
+def bench_outbox(n: int, db_name: str, pool: str, concurrency: int) -> dict:
+    from aiosmtpd.controller import Controller
+    from django.db import connection, transaction
+
+    from config.celery import app
+    from notifications.models import OutboundEmail
+    from notifications.outbox import enqueue_email
+
+    port = free_port()
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(app.conf.task_default_queue)
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db_name}",
+        "EMAIL_URL": f"smtp://127.0.0.1:{port}",
+        "LOG_LEVEL": "WARNING",
+    }
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            f"--pool={pool}",
+            f"--concurrency={concurrency}",
+            "-n",
+            "bench@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not app.control.ping(timeout=0.5):
+            if time.monotonic() > deadline or worker.poll() is not None:
+                raise RuntimeError("the worker did not start")
+        start = time.monotonic()
+        with transaction.atomic():
+            for i in range(n):
+                enqueue_email(
+                    key=f"bench:{start}:{i}",
+                    to=[f"user{i}@example.test"],
+                    subject=f"Benchmark {i}",
+                    text="Hello from the benchmark.\n" * 5,
+                )
+        committed = time.monotonic()
+        deadline = time.monotonic() + max(120, n / 5)
+        sent = 0
+        while time.monotonic() < deadline:
+            sent = OutboundEmail.objects.filter(status=OutboundEmail.Status.SENT).count()
+            if sent >= n:
+                break
+            time.sleep(0.1)
+        end = time.monotonic()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+        controller.stop()
+    return {
+        "emails": n,
+        "sent": sent,
+        "received_by_sink": sink.count,
+        "enqueue_s": committed - start,
+        "deliver_s": end - committed,
+        "rate": sent / (end - committed),
+    }
+
+
+def _message(i: int, *, to: str, sender: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Customer {i} <{sender}>"
+    msg["To"] = to
+    msg["Subject"] = f"Problem {i}: the printer says PC LOAD LETTER"
+    msg["Message-ID"] = f"<bench-{i}-{time.time_ns()}@customer.test>"
+    msg.set_content(f"Hello,\n\nmessage {i}.\n\nOn Monday someone wrote:\n> quoted\n> history\n")
+    msg.add_alternative(f"<p>Hello,</p><p>message {i}.</p>", subtype="html")
+    return msg.as_bytes()
+
+
+def bench_inbound(n: int) -> dict:
+    from django.conf import settings
+
+    from cases.intake.models import InboundEmail
+    from cases.intake.services import inbound_receive
+    from cases.models import Queue
+    from lib import reply_address
+
+    settings.INBOUND_SENDER_LIMIT_PER_HOUR = 10**9
+    Queue.objects.get_or_create(
+        name="Bench", slug="bench", defaults={"inbound_address": "bench@casedesk.test"}
+    )
+    new_cases = n // 2
+    raws = [
+        _message(i, to="bench@casedesk.test", sender=f"c{i}@customer.test")
+        for i in range(new_cases)
+    ]
+    start = time.monotonic()
+    rows = [inbound_receive(raw=raw, source=InboundEmail.Source.HTTP) for raw in raws]
+    numbers = [r.case.number for r in rows]
+    replies = [
+        _message(
+            new_cases + i,
+            to=reply_address.make(numbers[i % len(numbers)]),
+            sender=f"c{i % len(numbers)}@customer.test",
+        )
+        for i in range(n - new_cases)
+    ]
+    mid = time.monotonic()
+    rows += [inbound_receive(raw=raw, source=InboundEmail.Source.HTTP) for raw in replies]
+    end = time.monotonic()
+    applied = sum(r.status == InboundEmail.Status.APPLIED for r in rows)
+    elapsed = (mid - start) + (end - mid)
+    return {
+        "messages": n,
+        "applied": applied,
+        "total_s": elapsed,
+        "rate": n / elapsed,
+        "new_case_rate": new_cases / (mid - start),
+        "reply_rate": (n - new_cases) / (end - mid),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--emails", type=int, default=2000)
+    parser.add_argument("--inbound", type=int, default=2000)
+    parser.add_argument("--pool", default="solo", help="the worker's pool: solo or threads")
+    parser.add_argument("--concurrency", type=int, default=1)
+    args = parser.parse_args()
+
+    import logging
+
+    import django
+
+    django.setup()
+    # aiosmtpd logs every SMTP command at INFO.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        raise SystemExit("Run it on PostgreSQL: set DATABASE_URL (and REDIS_URL).")
+    if not os.environ.get("REDIS_URL"):
+        raise SystemExit("Set REDIS_URL: the outbox benchmark needs a real worker.")
+    setup_test_environment()
+    old_name = connection.settings_dict["NAME"]
+    db_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    try:
+        load = os.getloadavg()[0]
+        out = bench_outbox(args.emails, db_name, args.pool, args.concurrency)
+        print(
+            f"outbox: {out['sent']}/{out['emails']} sent, sink got {out['received_by_sink']}, "
+            f"enqueue+commit {out['enqueue_s']:.2f}s, delivery {out['deliver_s']:.2f}s -> "
+            f"{out['rate']:.0f} emails/s (one worker, pool {args.pool} x{args.concurrency})"
+        )
+        inb = bench_inbound(args.inbound)
+        print(
+            f"inbound: {inb['applied']}/{inb['messages']} applied in {inb['total_s']:.2f}s -> "
+            f"{inb['rate']:.0f} messages/s (new cases {inb['new_case_rate']:.0f}/s, "
+            f"replies {inb['reply_rate']:.0f}/s)"
+        )
+        print(f"load average: {load:.1f} -> {os.getloadavg()[0]:.1f}")
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
