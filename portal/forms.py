@@ -108,21 +108,24 @@ class CaseCreateForm(_FilesMixin, forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        # The access app's one behaviour: a field the user may not set, sent with the value
-        # it would have anyway, is ignored; sent with another value, the form is refused.
+        # The access app's one behaviour (policy.forbidden_changes): a field the user may not
+        # set, sent with the value it would have anyway, is ignored; sent with another
+        # value, the whole form is refused and nothing is saved.
         defaults = {
             "type": Case.Type.QUESTION,
             "priority": Case.Priority.MEDIUM,
             "status": Case.Status.NEW,
             "origin": Case.Origin.PORTAL,
         }
-        refused = sorted(
-            name
-            for name in (*CASE_INPUT_FIELDS, *CASE_FORBIDDEN_FIELDS)
-            if name in self.data
-            and name not in self.offered
-            and self.data.get(name) != defaults.get(name, "")
-        )
+        optional = {n: self.data[n] for n in ("type", "priority") if n in self.data}
+        refused = set(policy.forbidden_changes(self.user, "case", optional, defaults))
+        # Fields a customer never sets on a new case, whatever the profile says.
+        refused |= {
+            n
+            for n in CASE_FORBIDDEN_FIELDS
+            if n in self.data and self.data[n] != defaults.get(n, "")
+        }
+        refused = sorted(refused)
         if refused:
             raise forms.ValidationError(
                 f"You may not set: {', '.join(refused)}. Nothing was saved.", code="fls"
