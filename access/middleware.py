@@ -8,6 +8,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.urls import reverse
@@ -22,7 +23,7 @@ SIGNED_IN_AT = "access.signed_in_at"
 SIGNED_IN_IP = "access.ip"
 LAST_SEEN = "access.seen"
 MFA_OK = "access.mfa_ok"
-END_REASON = "access.end_reason"
+REFUSED = "access.refused"
 
 # Write "last seen" at most this often: a session write per request would cost a query.
 SEEN_RESOLUTION_SECONDS = 60
@@ -39,12 +40,23 @@ _MESSAGES = {
 }
 
 
-def start_session_policy(request: HttpRequest) -> None:
-    """Stamp a new sign-in into the session (called when the user signs in)."""
+def start_session_policy(request: HttpRequest, user: object) -> None:
+    """Stamp a new sign-in into the session (called when the user signs in).
+
+    The backends already refuse a password sign-in from outside the profile's IP ranges
+    or hours; a sign-in that did not pass them (a future one-time link or social login)
+    is marked here and ended on its first request.
+    """
     now = time.time()
+    ip = client_ip(request)
     request.session[SIGNED_IN_AT] = now
     request.session[LAST_SEEN] = now
-    request.session[SIGNED_IN_IP] = client_ip(request)
+    request.session[SIGNED_IN_IP] = ip
+    eff = policy.effective(user)
+    if not policy.ip_allowed(eff, ip):
+        request.session[REFUSED] = "ip_range"
+    elif not policy.within_login_hours(eff):
+        request.session[REFUSED] = "login_hours"
 
 
 class SessionPolicyMiddleware:
@@ -67,18 +79,8 @@ class SessionPolicyMiddleware:
         ip = client_ip(request)
         if SIGNED_IN_AT not in session:
             # A session that predates the policy: treat this request as its start.
-            start_session_policy(request)
-        reason = ""
-        if now - session[SIGNED_IN_AT] > eff.session_lifetime_hours * 3600:
-            reason = "expired"
-        elif now - session.get(LAST_SEEN, now) > eff.idle_timeout_minutes * 60:
-            reason = "idle"
-        elif eff.lock_session_to_ip and session.get(SIGNED_IN_IP) != ip:
-            reason = "ip_changed"
-        elif eff.ip_check == "every_request" and not policy.ip_allowed(eff, ip):
-            reason = "ip_range"
-        elif not policy.within_login_hours(eff):
-            reason = "login_hours"
+            start_session_policy(request, user)
+        reason = session.get(REFUSED, "") or self.violation(eff, session, now, ip)
         if reason:
             return self.end(request, reason, ip)
 
@@ -100,6 +102,21 @@ class SessionPolicyMiddleware:
                 )
                 return HttpResponseRedirect(reverse("mfa_activate_totp"))
         return None
+
+    @staticmethod
+    def violation(eff: policy.Effective, session: SessionBase, now: float, ip: str) -> str:
+        """Which session rule this request breaks, or ""."""
+        if now - session[SIGNED_IN_AT] > eff.session_lifetime_hours * 3600:
+            return "expired"
+        if now - session.get(LAST_SEEN, now) > eff.idle_timeout_minutes * 60:
+            return "idle"
+        if eff.lock_session_to_ip and session.get(SIGNED_IN_IP) != ip:
+            return "ip_changed"
+        if eff.ip_check == "every_request" and not policy.ip_allowed(eff, ip):
+            return "ip_range"
+        if not policy.within_login_hours(eff):
+            return "login_hours"
+        return ""
 
     def end(self, request: HttpRequest, reason: str, ip: str) -> HttpResponse:
         from access.services import audit_record

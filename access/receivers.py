@@ -24,7 +24,7 @@ def _ip(request: Any) -> str | None:
 def _signed_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if request is None or not hasattr(request, "session"):
         return
-    start_session_policy(request)
+    start_session_policy(request, user)
     if request.session.session_key is None:
         request.session.save()
     services.signin_recorded(

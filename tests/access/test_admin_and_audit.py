@@ -165,3 +165,21 @@ def test_non_admin_staff_cannot_reach_access_admin(client, agent):
     response = client.get(reverse("admin:access_profile_changelist"))
     # Agents are staff, so the admin knows them, but without model permissions: refused.
     assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_database_refuses_audit_edits_but_lets_users_be_deleted(agent):
+    from django.db import connection, transaction
+    from django.db.utils import DatabaseError
+
+    row = AuditLog.objects.create(
+        action=AuditLog.Action.SIGN_IN, actor=agent, actor_email=agent.email
+    )
+    if connection.vendor == "postgresql":
+        with pytest.raises(DatabaseError), transaction.atomic():
+            AuditLog.objects.filter(pk=row.pk).update(detail="tampered")
+        with pytest.raises(DatabaseError), transaction.atomic():
+            AuditLog.objects.filter(pk=row.pk).delete()
+    agent.delete()
+    row = AuditLog.objects.get(pk=row.pk)
+    assert (row.actor_id, row.actor_email, row.detail) == (None, "agent@casedesk.test", "")

@@ -203,3 +203,15 @@ def test_profile_requiring_mfa_sends_users_to_enrol_first(
 def test_profile_without_mfa_requirement_goes_straight_in(client, agent):
     sign_in(client, agent)
     assert _signed_in(client)
+
+
+@pytest.mark.django_db
+def test_a_sign_in_that_skipped_the_backends_is_still_held_to_the_ranges(
+    client, agent, office_only
+):
+    # force_login signs in without any backend, the way a one-time link would.
+    client.force_login(agent)
+    response = client.get(DESK, REMOTE_ADDR="192.0.2.1")
+    assert response.status_code == 302
+    assert not _signed_in(client)
+    assert AuditLog.objects.filter(detail__startswith="ip_range").exists()
