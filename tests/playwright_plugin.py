@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screens"
 LAUNCH_ARGS = [
     "--no-sandbox",
     "--headless",

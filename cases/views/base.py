@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
 from access import policy
 from lib.errors import DomainError
@@ -25,6 +26,9 @@ def desk_view(view: View) -> View:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not policy.is_agent(request.user):
+            if policy.portal_contact(request.user) is not None:
+                # A customer who followed a desk link belongs in the portal.
+                return redirect("portal:home")
             raise PermissionDenied("The desk is for agents.")
         return view(request, *args, **kwargs)
 

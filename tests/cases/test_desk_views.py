@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from cases import services
 from cases.models import Activity, Case, CaseComment
-from tests.factories import AccountFactory, CaseFactory, ContactFactory
+from tests.factories import AccountFactory, CaseFactory, ContactFactory, UserFactory
 
 
 @pytest.fixture
@@ -50,10 +50,20 @@ def test_anonymous_user_is_sent_to_sign_in(client, case):
 
 
 @pytest.mark.django_db
-def test_non_staff_user_is_refused(client, customer, case):
-    client.force_login(customer)
+def test_non_staff_user_without_portal_access_is_refused(client, case):
+    stranger = UserFactory(email="stranger@example.test")
+    client.force_login(stranger)
     for url in desk_urls(case):
         assert client.get(url).status_code == 403, url
+
+
+@pytest.mark.django_db
+def test_portal_user_is_sent_to_the_portal(client, customer, case):
+    client.force_login(customer)
+    for url in desk_urls(case):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.url == reverse("portal:home"), url
 
 
 @pytest.mark.django_db

@@ -257,10 +257,10 @@ def test_registration_link_is_tamper_proof(client, db):
 # -- portal users stay out of the desk and admin -----------------------------------------------
 
 
-def test_portal_user_is_refused_by_the_desk(customer_client):
-    # The desk answers 403 (its own rule, tested in tests/cases); a redirect to the portal
-    # would be kinder but is the desk's decision.
-    assert customer_client.get("/desk/").status_code == 403
+def test_portal_user_is_sent_from_the_desk_to_the_portal(customer_client):
+    response = customer_client.get("/desk/cases/new/")
+    assert response.status_code == 302
+    assert response["Location"] == "/portal/"
 
 
 def test_portal_user_never_reaches_admin(customer_client):
