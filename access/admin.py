@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -47,8 +48,6 @@ class ObjectPermissionInline(admin.TabularInline):
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "obj_type":
-            from django import forms
-
             return forms.ChoiceField(
                 choices=[(o.name, o.label) for o in registry.OBJECTS.values()], label="Object"
             )
@@ -202,8 +201,23 @@ class PermissionSetAdmin(_AuditedGranteeAdmin):
         )
 
 
+class UserAccessForm(forms.ModelForm):
+    class Meta:
+        model = UserAccess
+        fields = ("user", "profile", "permission_sets")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("user") and data.get("profile"):
+            problem = services.profile_mismatch(data["user"], data["profile"])
+            if problem:
+                self.add_error("profile", problem)
+        return data
+
+
 @admin.register(UserAccess)
 class UserAccessAdmin(admin.ModelAdmin):
+    form = UserAccessForm
     list_display = ("user", "profile", "sets", "effective_link")
     list_filter = ("profile", "permission_sets")
     search_fields = ("user__email", "user__name")

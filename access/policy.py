@@ -69,6 +69,9 @@ _IMPLIES = {
 }
 
 _VERSION_KEY = "access:version"
+# Part of every cache key: bump when ``Effective`` changes shape, so a deploy never
+# unpickles an old object into the new class.
+_SCHEMA = 1
 _CACHE_SECONDS = 60 * 60
 
 
@@ -170,7 +173,8 @@ def effective(user: Any) -> Effective:
     if memo is not None and memo[0] == version:
         return memo[1]
     # The default profile depends on these flags, so they are part of the key.
-    key = f"access:eff:{version}:{user.pk}:{default_profile_key(user)}:{int(user.is_active)}"
+    kind = f"{default_profile_key(user)}:{int(user.is_active)}"
+    key = f"access:eff:{_SCHEMA}:{version}:{user.pk}:{kind}"
     eff = cache.get(key)
     if eff is None:
         eff = _compute(user)
@@ -182,7 +186,7 @@ def effective(user: Any) -> Effective:
 def effective_for_profile(profile_key: str) -> Effective:
     """Grants of a profile alone (email recipients without a login)."""
     version = _version()
-    key = f"access:profile:{version}:{profile_key}"
+    key = f"access:profile:{_SCHEMA}:{version}:{profile_key}"
     eff = cache.get(key)
     if eff is None:
         profile_model = apps.get_model("access", "Profile")

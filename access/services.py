@@ -76,10 +76,11 @@ def user_access_assign(
     ip: str | None = None,
 ) -> UserAccess:
     """Give ``user`` this profile and exactly these permission sets."""
-    if profile.user_type == "portal" and user.is_staff:
+    problem = profile_mismatch(user, profile)
+    if problem:
         from lib.errors import DomainError
 
-        raise DomainError("A staff user needs a staff profile.", field="profile")
+        raise DomainError(problem, field="profile")
     before_row = UserAccess.objects.filter(user=user).select_related("profile").first()
     before = access_snapshot(before_row, user)
     row, _ = UserAccess.objects.update_or_create(user=user, defaults={"profile": profile})
@@ -96,6 +97,15 @@ def user_access_assign(
             after=after,
         )
     return row
+
+
+def profile_mismatch(user: User, profile: Profile) -> str:
+    """Why this profile cannot be given to this user, or "" when it can."""
+    if user.is_staff and profile.user_type != "staff":
+        return "A staff user needs a staff profile."
+    if not user.is_staff and profile.user_type != "portal":
+        return "A portal user needs a portal profile."
+    return ""
 
 
 def access_snapshot(row: UserAccess | None, user: User) -> dict[str, Any]:

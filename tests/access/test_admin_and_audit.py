@@ -183,3 +183,15 @@ def test_database_refuses_audit_edits_but_lets_users_be_deleted(agent):
     agent.delete()
     row = AuditLog.objects.get(pk=row.pk)
     assert (row.actor_id, row.actor_email, row.detail) == (None, "agent@casedesk.test", "")
+
+
+@pytest.mark.django_db
+def test_admin_refuses_a_portal_profile_for_staff(admin_client, agent):
+    portal = Profile.objects.get(key="customer_portal_user")
+    response = admin_client.post(
+        reverse("admin:access_useraccess_add"), {"user": agent.pk, "profile": portal.pk}
+    )
+    assert response.status_code == 200
+    assert "A staff user needs a staff profile." in response.content.decode()
+    assert not UserAccess.objects.filter(user=agent).exists()
+    assert not AuditLog.objects.filter(action=AuditLog.Action.PROFILE_ASSIGNED).exists()
