@@ -278,6 +278,11 @@ class UserAccessAdmin(admin.ModelAdmin):
                 name="access_effective",
             ),
             path(
+                "effective/",
+                self.admin_site.admin_view(self.effective_lookup_view),
+                name="access_effective_lookup",
+            ),
+            path(
                 "end-sessions/<int:user_id>/",
                 self.admin_site.admin_view(self.end_sessions_view),
                 name="access_end_sessions",
@@ -321,6 +326,22 @@ class UserAccessAdmin(admin.ModelAdmin):
             "records": _records_description(user, eff),
         }
         return TemplateResponse(request, "admin/access/effective.html", context)
+
+    def effective_lookup_view(self, request: HttpRequest) -> HttpResponse:
+        """Find anyone by email, assigned or on a default profile."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        email = request.GET.get("email", "").strip().lower()
+        user = User.objects.filter(email=email).first() if email else None
+        if user is not None:
+            return HttpResponseRedirect(reverse("admin:access_effective", args=[user.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Effective access",
+            "email": email,
+        }
+        return TemplateResponse(request, "admin/access/effective_lookup.html", context)
 
     def end_sessions_view(self, request: HttpRequest, user_id: int) -> HttpResponse:
         if request.method != "POST" or not self.has_change_permission(request):

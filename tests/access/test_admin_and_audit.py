@@ -195,3 +195,20 @@ def test_admin_refuses_a_portal_profile_for_staff(admin_client, agent):
     assert "A staff user needs a staff profile." in response.content.decode()
     assert not UserAccess.objects.filter(user=agent).exists()
     assert not AuditLog.objects.filter(action=AuditLog.Action.PROFILE_ASSIGNED).exists()
+
+
+@pytest.mark.django_db
+def test_effective_access_lookup_finds_users_on_default_profiles(admin_client, customer):
+    url = reverse("admin:access_effective_lookup")
+    assert (
+        "Effective access of any user"
+        in admin_client.get(reverse("admin:access_useraccess_changelist")).content.decode()
+    )
+    response = admin_client.get(url, {"email": customer.email})
+    assert response["Location"] == reverse("admin:access_effective", args=[customer.pk])
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "Customer Portal User" in page
+    assert "The cases whose contact they are." in page
+    assert (
+        "No user with that email." in admin_client.get(url, {"email": "x@y.test"}).content.decode()
+    )
