@@ -88,6 +88,23 @@ class FlowAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     inlines = [FlowConditionInline, FlowActionInline]
 
+    # The engine caches the active flows briefly (engine.FLOW_CACHE_SECONDS): clear on change.
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        engine.invalidate_flow_cache()
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        engine.invalidate_flow_cache()
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)
+        engine.invalidate_flow_cache()
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        super().delete_queryset(request, queryset)
+        engine.invalidate_flow_cache()
+
     def get_urls(self):
         urls = [
             path(
@@ -182,6 +199,14 @@ class EmailTemplateAdmin(admin.ModelAdmin):
     search_fields = ("name", "slug", "subject")
     readonly_fields = ("preview",)
     fields = ("name", "slug", "language", "subject", "text_body", "html_body", "preview")
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        engine.invalidate_flow_cache()
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)
+        engine.invalidate_flow_cache()
 
     @admin.display(description="Preview (latest case; add ?case=<number> to the URL)")
     def preview(self, obj: EmailTemplate) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -209,17 +210,20 @@ def run_flow(
     if not outcome.matched:
         return outcome
     if flow.run_once_per_case:
-        if FlowRun.objects.filter(flow=flow, case_id=case.pk).exists():
-            outcome.matched = False
-            outcome.other_actions.append("already ran for this case")
-            return outcome
-        if not dry_run:
+        if dry_run:
+            already = FlowRun.objects.filter(flow=flow, case_id=case.pk).exists()
+        else:
+            # The unique (flow, case) row is the claim: insert, and a conflict means it ran.
             try:
                 with transaction.atomic():
                     FlowRun.objects.create(flow=flow, case_id=case.pk)
+                already = False
             except IntegrityError:
-                outcome.matched = False
-                return outcome
+                already = True
+        if already:
+            outcome.matched = False
+            outcome.other_actions.append("already ran for this case")
+            return outcome
     identity = event_identity(event_name, payload, case)
     comment = _comment_for(payload)
     actor_id = payload.get("actor_id")
@@ -320,22 +324,49 @@ def _load_case(case_id: int) -> Any:
     )
 
 
-def flows_for(event_name: str, payload: dict[str, Any]) -> list[Flow]:
+FLOW_CACHE_KEY = "notifications:active-flows:v1"
+# Flows change rarely and every case change asks for them: keep the compiled set in the
+# shared cache briefly. The admin clears it on save; other edits show within this time.
+FLOW_CACHE_SECONDS = 30
+
+
+def _active_flows() -> dict[str, list[Flow]]:
+    flows = cache.get(FLOW_CACHE_KEY)
+    if flows is None:
+        flows = {}
+        for flow in Flow.objects.filter(active=True).prefetch_related(
+            "conditions", "actions__template"
+        ):
+            flows.setdefault(flow.trigger, []).append(flow)
+        cache.set(FLOW_CACHE_KEY, flows, FLOW_CACHE_SECONDS)
+    return flows
+
+
+def invalidate_flow_cache() -> None:
+    cache.delete(FLOW_CACHE_KEY)
+
+
+def flows_for(event_name: str, payload: dict[str, Any], *, fresh: bool = False) -> list[Flow]:
     keys = [t.key for t in triggers_for_event(event_name) if t.applies(payload)]
     if not keys:
         return []
-    return list(
-        Flow.objects.filter(active=True, trigger__in=keys).prefetch_related(
-            "conditions", "actions__template"
+    if fresh:
+        return list(
+            Flow.objects.filter(active=True, trigger__in=keys).prefetch_related(
+                "conditions", "actions__template"
+            )
         )
-    )
+    by_trigger = _active_flows()
+    found = [flow for key in keys for flow in by_trigger.get(key, [])]
+    return sorted(found, key=lambda f: (f.position, f.pk))
 
 
 def dispatch(
     event_name: str, payload: dict[str, Any], *, dry_run: bool = False, case: Any = None
 ) -> list[FlowOutcome]:
     """Run (or, with dry_run, plan) every active flow the event triggers."""
-    flows = flows_for(event_name, payload)
+    # A dry run reads the flows as they are now, never the cached copy.
+    flows = flows_for(event_name, payload, fresh=dry_run)
     if not flows:
         return []
     case = case or _load_case(payload.get("case_id") or 0)

@@ -50,7 +50,8 @@ def case_headers(case: Case) -> dict[str, str]:
     return {"In-Reply-To": root, "References": root}
 
 
-@transaction.atomic
+# Not @transaction.atomic: the insert below has its own savepoint, and a second one per
+# email would only cost round trips. Outside a transaction the row commits at once.
 def enqueue_email(
     *,
     key: str,
@@ -71,9 +72,6 @@ def enqueue_email(
     render), so the failure is visible in the admin instead of lost in a log.
     """
     key = normalise_key(key)
-    existing = OutboundEmail.objects.filter(key=key).first()
-    if existing is not None:
-        return existing
     all_headers: dict[str, str] = {}
     if case is not None:
         all_headers.update(case_headers(case))
@@ -100,9 +98,10 @@ def enqueue_email(
         row.status = OutboundEmail.Status.FAILED
         row.last_error = failed_reason
     try:
-        # A savepoint, so a concurrent writer of the same key costs us only this insert.
+        # Insert first, look up only on conflict: the common case costs one statement. The
+        # savepoint keeps the caller's transaction usable after a duplicate key.
         with transaction.atomic():
-            row.save()
+            row.save(force_insert=True)
     except IntegrityError:
         return OutboundEmail.objects.get(key=key)
     if row.status == OutboundEmail.Status.QUEUED:

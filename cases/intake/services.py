@@ -22,8 +22,7 @@ from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import AccountDomain, Contact
@@ -46,30 +45,44 @@ class Ignore(Exception):
 def inbound_receive(
     *, raw: bytes, source: str, mailbox: ImapMailbox | None = None, recipient: str = ""
 ) -> InboundEmail:
-    """Record ``raw`` and apply it. Idempotent by Message-ID: a redelivery changes nothing."""
+    """Record ``raw`` and apply it. Idempotent by Message-ID: a redelivery changes nothing.
+
+    The ledger row and the case changes commit together; a message that fails to apply is
+    still recorded (the apply runs in a savepoint). If even that transaction fails, the
+    caller sees the error and the source delivers again (HTTP 5xx, IMAP UID not advanced).
+    """
     head = parsing.peek(raw)
     keep = settings.INBOUND_RAW_KEEP_BYTES
     with transaction.atomic():
-        row, created = InboundEmail.objects.get_or_create(
+        row = InboundEmail(
             message_id=head.message_id,
-            defaults={
-                "source": source,
-                "mailbox": mailbox,
-                "recipient": recipient[:254],
-                "sender": head.sender,
-                "subject": head.subject,
-                "raw": raw[:keep],
-                "raw_size": len(raw),
-                "raw_truncated": len(raw) > keep,
-            },
+            source=source,
+            mailbox=mailbox,
+            recipient=recipient[:254],
+            sender=head.sender,
+            subject=head.subject,
+            raw=raw[:keep],
+            raw_size=len(raw),
+            raw_truncated=len(raw) > keep,
         )
-    if not created and row.status in _DONE:
+        try:
+            with transaction.atomic():
+                row.save(force_insert=True)
+        except IntegrityError:
+            # Seen before (or being applied right now: the lock waits for that to finish).
+            row = InboundEmail.objects.select_for_update().get(message_id=head.message_id)
+            if row.status in _DONE:
+                return row
+        if len(raw) > settings.INBOUND_MESSAGE_MAX_BYTES:
+            row.status = InboundEmail.Status.FAILED
+            row.reason = (
+                f"Message is {len(raw)} bytes; the limit is {settings.INBOUND_MESSAGE_MAX_BYTES}."
+            )
+            row.processed_at = timezone.now()
+            row.save(update_fields=["status", "reason", "processed_at"])
+            return row
+        _apply_locked(row, raw)
         return row
-    if len(raw) > settings.INBOUND_MESSAGE_MAX_BYTES:
-        return _fail(
-            row, f"Message is {len(raw)} bytes; the limit is {settings.INBOUND_MESSAGE_MAX_BYTES}."
-        )
-    return inbound_apply(inbound=row, raw=raw)
 
 
 def inbound_retry(*, inbound: InboundEmail) -> InboundEmail:
@@ -87,47 +100,51 @@ def _fail(row: InboundEmail, reason: str) -> InboundEmail:
     return row
 
 
+@transaction.atomic
 def inbound_apply(*, inbound: InboundEmail, raw: bytes) -> InboundEmail:
-    """Parse and apply under a row lock, so two deliveries of one message apply it once."""
+    """Apply a recorded message under its row lock, so two deliveries apply it once."""
+    row = InboundEmail.objects.select_for_update().get(pk=inbound.pk)
+    if row.status not in _DONE:
+        _apply_locked(row, raw)
+    return row
+
+
+_LEDGER_FIELDS = [
+    "sender",
+    "subject",
+    "status",
+    "reason",
+    "case",
+    "comment",
+    "created_case",
+    "attempts",
+    "processed_at",
+]
+
+
+def _apply_locked(row: InboundEmail, raw: bytes) -> None:
+    row.attempts += 1
     try:
+        # A savepoint: a failure undoes the case changes, never the ledger row.
         with transaction.atomic():
-            row = InboundEmail.objects.select_for_update().get(pk=inbound.pk)
-            if row.status in _DONE:
-                return row
-            row.attempts += 1
-            try:
-                parsed = parsing.parse(raw)
-                row.sender = parsed.sender[:254]
-                row.subject = parsed.subject
-                _apply(row, parsed)
-                row.status = InboundEmail.Status.APPLIED
-                row.reason = ""
-            except Ignore as exc:
-                row.status = InboundEmail.Status.IGNORED
-                row.reason = str(exc)
-            row.processed_at = timezone.now()
-            # Never rewrite the raw copy: it can be megabytes.
-            row.save(
-                update_fields=[
-                    "sender",
-                    "subject",
-                    "status",
-                    "reason",
-                    "case",
-                    "comment",
-                    "created_case",
-                    "attempts",
-                    "processed_at",
-                ]
-            )
-            return row
+            parsed = parsing.parse(raw)
+            row.sender = parsed.sender[:254]
+            row.subject = parsed.subject
+            _apply(row, parsed)
+        row.status, row.reason = InboundEmail.Status.APPLIED, ""
+    except Ignore as exc:
+        row.status, row.reason = InboundEmail.Status.IGNORED, str(exc)
     except parsing.MessageParseError as exc:
-        reason = f"Parse error: {exc}"
+        row.status, row.reason = InboundEmail.Status.FAILED, f"Parse error: {exc}"
     except Exception as exc:
-        logger.exception("Inbound email %s could not be applied", inbound.pk)
-        reason = f"{type(exc).__name__}: {exc}"
-    InboundEmail.objects.filter(pk=inbound.pk).update(attempts=F("attempts") + 1)
-    return _fail(inbound, reason)
+        logger.exception("Inbound email %s could not be applied", row.pk)
+        row.status = InboundEmail.Status.FAILED
+        row.reason = f"{type(exc).__name__}: {exc}"[:4000]
+    if row.status != InboundEmail.Status.APPLIED:
+        row.case, row.comment, row.created_case = None, None, False
+    row.processed_at = timezone.now()
+    # Never rewrite the raw copy: it can be megabytes.
+    row.save(update_fields=_LEDGER_FIELDS)
 
 
 # -- deciding ------------------------------------------------------------------------------
@@ -138,25 +155,18 @@ def _base_address(address: str) -> str:
     return f"{local.split('+', 1)[0]}@{domain}"
 
 
-def _our_addresses() -> set[str]:
-    addresses = {
-        a.lower()
-        for a in Queue.objects.exclude(inbound_address=None).values_list(
-            "inbound_address", flat=True
-        )
-        if a
-    }
-    addresses.add(parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower())
-    return addresses
+def _is_our_address(address: str) -> bool:
+    base = _base_address(address)
+    if base == parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower():
+        return True
+    return Queue.objects.filter(inbound_address__iexact=base).exists()
 
 
 def _check_noise(row: InboundEmail, parsed: parsing.ParsedEmail) -> None:
     if parsed.auto_reason:
         raise Ignore(f"Automatic message ({parsed.auto_reason}): no case, no acknowledgement.")
     sender_domain = parsed.sender.rsplit("@", 1)[-1]
-    if sender_domain == settings.REPLY_DOMAIN.lower() or (
-        _base_address(parsed.sender) in _our_addresses()
-    ):
+    if sender_domain == settings.REPLY_DOMAIN.lower() or _is_our_address(parsed.sender):
         raise Ignore("Sent from one of our own addresses (mail loop).")
     since = timezone.now() - timedelta(hours=1)
     recent = (
@@ -172,7 +182,11 @@ def _check_noise(row: InboundEmail, parsed: parsing.ParsedEmail) -> None:
 def _queue_for(row: InboundEmail, parsed: parsing.ParsedEmail) -> Queue | None:
     candidates = [_base_address(a) for a in [row.recipient, *parsed.recipients] if a]
     if candidates:
-        queue = Queue.objects.filter(inbound_address__in=candidates).first()
+        queue = (
+            Queue.objects.select_related("intake_settings")
+            .filter(inbound_address__in=candidates)
+            .first()
+        )
         if queue is not None:
             return queue
     if row.mailbox_id:
@@ -218,7 +232,10 @@ def _contact_for(parsed: parsing.ParsedEmail, queue: Queue | None) -> Contact:
     if contact is not None:
         return contact
     if queue is not None:
-        intake = QueueIntakeSettings.objects.filter(queue=queue).first()
+        try:
+            intake = queue.intake_settings
+        except QueueIntakeSettings.DoesNotExist:
+            intake = None
         if intake is not None and intake.reject_unknown_senders:
             raise Ignore(f"Unknown sender {parsed.sender}: queue {queue} rejects them.")
     domain = parsed.sender.rsplit("@", 1)[-1]

@@ -121,3 +121,26 @@ def test_inbound_admin_lists_and_retries_failed_messages(client, admin, queue, s
     row.refresh_from_db()
     assert row.status == InboundEmail.Status.FAILED
     assert row.attempts == 2
+
+
+def test_template_saved_in_the_admin_takes_effect_at_once(client, admin, case, agent):
+    template = EmailTemplate.objects.get(slug="case-agent-reply")
+    case_services.comment_add(actor=admin, case=case, body="First reply", is_public=True)
+    client.force_login(admin)
+
+    response = client.post(
+        reverse("admin:notifications_emailtemplate_change", args=[template.pk]),
+        {
+            "name": template.name,
+            "slug": template.slug,
+            "language": "en",
+            "subject": "NEW SUBJECT {{ case.number }}",
+            "text_body": "{{ comment.body }}",
+            "html_body": "",
+        },
+    )
+    case_services.comment_add(actor=admin, case=case, body="Second reply", is_public=True)
+
+    assert response.status_code == 302
+    latest = OutboundEmail.objects.filter(case=case).order_by("-pk").first()
+    assert latest.subject == f"NEW SUBJECT {case.number}"
