@@ -20,6 +20,7 @@ from django.utils.html import format_html
 
 from access import policy, registry, services
 from access.admin_forms import FieldMatrixForm, PermissionSetForm, ProfileForm
+from access.defaults import PROFILES as DEFAULT_PROFILES
 from access.models import (
     AuditLog,
     LoginIpRange,
@@ -31,6 +32,8 @@ from access.models import (
 )
 from accounts.models import User
 from lib.http import client_ip
+
+DEFAULT_PROFILE_KEYS = frozenset(p["key"] for p in DEFAULT_PROFILES)
 
 
 class ObjectPermissionInline(admin.TabularInline):
@@ -178,6 +181,12 @@ class ProfileAdmin(_AuditedGranteeAdmin):
             },
         ),
     )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The defaults are what unassigned users fall back to: change them, never delete.
+        if obj is not None and obj.key in DEFAULT_PROFILE_KEYS:
+            return False
+        return super().has_delete_permission(request, obj)
 
     @admin.display(description="Field-level security")
     def field_matrix_link(self, obj: Profile) -> str:

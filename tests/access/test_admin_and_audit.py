@@ -212,3 +212,15 @@ def test_effective_access_lookup_finds_users_on_default_profiles(admin_client, c
     assert (
         "No user with that email." in admin_client.get(url, {"email": "x@y.test"}).content.decode()
     )
+
+
+@pytest.mark.django_db
+def test_default_profiles_cannot_be_deleted_but_custom_ones_can(admin_client, restricted_profile):
+    agent_profile = Profile.objects.get(key="support_agent")
+    url = reverse("admin:access_profile_delete", args=[agent_profile.pk])
+    assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    url = reverse("admin:access_profile_delete", args=[restricted_profile.pk])
+    assert admin_client.post(url, {"post": "yes"}).status_code == 302
+    assert not Profile.objects.filter(pk=restricted_profile.pk).exists()
+    row = AuditLog.objects.get(action=AuditLog.Action.CONFIG_DELETED)
+    assert row.before["name"] == "Restricted Agent"
