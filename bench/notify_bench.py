@@ -152,6 +152,13 @@ def bench_inbound(n: int) -> dict:
         _message(i, to="bench@casedesk.test", sender=f"c{i}@customer.test")
         for i in range(new_cases)
     ]
+    from cases.intake import parsing
+
+    # Parsing alone (MIME, charsets, quote trimming), without the database.
+    t0 = time.monotonic()
+    for raw in raws:
+        parsing.parse(raw)
+    parse_rate = len(raws) / (time.monotonic() - t0)
     start = time.monotonic()
     rows = [inbound_receive(raw=raw, source=InboundEmail.Source.HTTP) for raw in raws]
     numbers = [r.case.number for r in rows]
@@ -175,6 +182,7 @@ def bench_inbound(n: int) -> dict:
         "rate": n / elapsed,
         "new_case_rate": new_cases / (mid - start),
         "reply_rate": (n - new_cases) / (end - mid),
+        "parse_rate": parse_rate,
     }
 
 
@@ -216,7 +224,7 @@ def main() -> None:
         print(
             f"inbound: {inb['applied']}/{inb['messages']} applied in {inb['total_s']:.2f}s -> "
             f"{inb['rate']:.0f} messages/s (new cases {inb['new_case_rate']:.0f}/s, "
-            f"replies {inb['reply_rate']:.0f}/s)"
+            f"replies {inb['reply_rate']:.0f}/s); parsing alone {inb['parse_rate']:.0f}/s"
         )
         print(f"load average: {load:.1f} -> {os.getloadavg()[0]:.1f}")
     finally:
