@@ -27,7 +27,7 @@ def sign(body: bytes, timestamp: int | str, secret: str) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def _verify(request: HttpRequest) -> str | None:
+def _verify(request: HttpRequest, body: bytes) -> str | None:
     """None if the request is authentic and fresh, else the reason to refuse it."""
     secret = settings.INBOUND_EMAIL_SECRET
     if not secret:
@@ -38,7 +38,7 @@ def _verify(request: HttpRequest) -> str | None:
         return "missing signature"
     if abs(time.time() - int(timestamp)) > settings.INBOUND_EMAIL_MAX_AGE_SECONDS:
         return "timestamp outside the allowed window"
-    expected = sign(request.body, timestamp, secret)
+    expected = sign(body, timestamp, secret)
     if not hmac.compare_digest(expected, signature.strip().lower()):
         return "bad signature"
     return None
@@ -47,14 +47,20 @@ def _verify(request: HttpRequest) -> str | None:
 @csrf_exempt
 @require_POST
 def inbound_email(request: HttpRequest) -> JsonResponse:
-    refusal = _verify(request)
+    # Read the stream ourselves: request.body stops at DATA_UPLOAD_MAX_MEMORY_SIZE (5 MB),
+    # far below a message with attachments at ATTACHMENT_MAX_BYTES.
+    limit = settings.INBOUND_MESSAGE_MAX_BYTES
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        return JsonResponse({"error": f"message over {limit} bytes"}, status=413)
+    refusal = _verify(request, body)
     if refusal is not None:
         status = 503 if refusal == "inbound email is not configured" else 403
         return JsonResponse({"error": refusal}, status=status)
-    if not request.body:
+    if not body:
         return JsonResponse({"error": "empty body"}, status=400)
     row = inbound_receive(
-        raw=request.body,
+        raw=body,
         source=InboundEmail.Source.HTTP,
         recipient=request.headers.get("X-Casedesk-Recipient", ""),
     )

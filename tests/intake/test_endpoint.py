@@ -105,3 +105,38 @@ def test_command_reads_one_message_from_stdin(queue, monkeypatch):
     row = InboundEmail.objects.get()
     assert row.source == InboundEmail.Source.COMMAND
     assert out.getvalue().startswith(f"applied case {row.case.number}")
+
+
+def test_message_larger_than_the_upload_memory_limit_is_accepted(client, queue, settings):
+    settings.ATTACHMENT_MAX_BYTES = 8 * 1024 * 1024
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = "big@acme.test"
+    msg["To"] = "support@casedesk.test"
+    msg["Subject"] = "Big logs"
+    msg["Message-ID"] = "<big@acme.test>"
+    msg.set_content("Logs attached.")
+    msg.add_attachment(
+        b"x" * (2 * 1024 * 1024),
+        maintype="application",
+        subtype="octet-stream",
+        filename="logs.bin",
+    )
+    body = msg.as_bytes()
+    assert len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    response = post(client, body)
+
+    assert response.status_code == 202, response.content
+    case = Case.objects.get(number=response.json()["case"])
+    assert case.attachments.get().size == 2 * 1024 * 1024
+
+
+def test_message_over_the_intake_limit_is_refused(client, queue, settings):
+    settings.INBOUND_MESSAGE_MAX_BYTES = 1000
+
+    response = post(client, corpus("huge_attachment.eml"))
+
+    assert response.status_code == 413
