@@ -184,6 +184,8 @@ def event_identity(event_name: str, payload: dict[str, Any], case: Any) -> str:
         return f"{event_name}:{payload['event_id']}"
     if "comment_id" in payload:
         return f"{event_name}:comment{payload['comment_id']}"
+    if event_name == "case.created":
+        return f"{event_name}:case{case.pk}"  # happens once per case
     # Every case service writes its history row before publishing: the latest one is
     # this occurrence.
     last = CaseEvent.objects.filter(case_id=case.pk).order_by("-pk").values_list("pk", flat=True)

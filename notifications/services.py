@@ -191,13 +191,16 @@ def outbound_deliver(*, outbound_id: int, connection=None) -> DeliveryResult:
 def outbound_retry(*, outbound: OutboundEmail) -> bool:
     """An admin asks to send a failed row again: a fresh retry window, delivered on commit."""
     now = timezone.now()
-    updated = OutboundEmail.objects.filter(
-        pk=outbound.pk, status=OutboundEmail.Status.FAILED
-    ).update(
-        status=OutboundEmail.Status.QUEUED,
-        next_attempt_at=None,
-        updated_at=now,
-        retry_until=now + timedelta(seconds=settings.OUTBOX_RETRY_WINDOW_SECONDS),
+    # A row whose template did not render has nothing to send: fix the template instead.
+    updated = (
+        OutboundEmail.objects.filter(pk=outbound.pk, status=OutboundEmail.Status.FAILED)
+        .exclude(text="", html="")
+        .update(
+            status=OutboundEmail.Status.QUEUED,
+            next_attempt_at=None,
+            updated_at=now,
+            retry_until=now + timedelta(seconds=settings.OUTBOX_RETRY_WINDOW_SECONDS),
+        )
     )
     if updated:
         schedule_delivery(outbound.pk)

@@ -144,3 +144,20 @@ def test_template_saved_in_the_admin_takes_effect_at_once(client, admin, case, a
     assert response.status_code == 302
     latest = OutboundEmail.objects.filter(case=case).order_by("-pk").first()
     assert latest.subject == f"NEW SUBJECT {case.number}"
+
+
+def test_retry_skips_a_row_whose_template_did_not_render(client, admin, queue):
+    EmailTemplate.objects.filter(slug="case-acknowledgement").update(text_body="{% if %}")
+    contact = ContactFactory(email="dan@acme.test")
+    case = case_services.case_create(actor=admin, subject="S", contact=contact)
+    row = OutboundEmail.objects.get(case=case)
+    client.force_login(admin)
+
+    client.post(
+        reverse("admin:notifications_outboundemail_changelist"),
+        {"action": "retry", "_selected_action": [row.pk]},
+    )
+
+    row.refresh_from_db()
+    assert row.status == OutboundEmail.Status.FAILED
+    assert "case-acknowledgement" in row.last_error
