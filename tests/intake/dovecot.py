@@ -104,9 +104,12 @@ class Dovecot:
         ]:
             os.chown(path, uid, gid)
         (self.base / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{self.home}\n")
-        (self.base / "dovecot.conf").write_text(
-            _CONF.format(base=self.base, port=self.port, uid=uid)
-        )
+        conf = _CONF.format(base=self.base, port=self.port, uid=uid)
+        if os.geteuid() != 0:
+            # Unprivileged: every Dovecot process runs as the user running the tests.
+            name = self.mail_user.pw_name
+            conf += f"default_internal_user = {name}\ndefault_login_user = {name}\n"
+        (self.base / "dovecot.conf").write_text(conf)
         self.proc = subprocess.Popen(
             [self.binary, "-F", "-c", str(self.base / "dovecot.conf")],
             stdout=subprocess.DEVNULL,
