@@ -44,7 +44,8 @@ userdb {{
 service imap-login {{
   chroot =
   inet_listener imap {{
-    port = 0
+    address = 127.0.0.1
+    port = {starttls_port}
   }}
   inet_listener imaps {{
     address = 127.0.0.1
@@ -78,7 +79,8 @@ class Dovecot:
         self.base = Path(tempfile.mkdtemp(prefix="casedesk-dovecot-"))
         # Dovecot's own processes (users dovecot/dovenull when run as root) read these.
         self.base.chmod(0o755)
-        self.port = _free_port()
+        self.port = _free_port()  # IMAPS
+        self.starttls_port = _free_port()  # IMAP + STARTTLS
         self.proc: subprocess.Popen | None = None
         # As root, mail is owned by the package's "dovecot" user (Dovecot refuses uid 0);
         # otherwise by whoever runs the tests.
@@ -104,7 +106,9 @@ class Dovecot:
         ]:
             os.chown(path, uid, gid)
         (self.base / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{self.home}\n")
-        conf = _CONF.format(base=self.base, port=self.port, uid=uid)
+        conf = _CONF.format(
+            base=self.base, port=self.port, starttls_port=self.starttls_port, uid=uid
+        )
         if os.geteuid() != 0:
             # Unprivileged: every Dovecot process runs as the user running the tests.
             name = self.mail_user.pw_name

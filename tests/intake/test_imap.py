@@ -162,3 +162,25 @@ def test_beat_task_polls_every_active_mailbox(dovecot, mailbox, queue):
 
     assert polled == 1
     assert Case.objects.count() == 1
+
+
+def test_starttls_mailbox(dovecot, mailbox):
+    mailbox.security = ImapMailbox.Security.STARTTLS
+    mailbox.port = dovecot.starttls_port
+    mailbox.save()
+    dovecot.deliver(mail(1))
+
+    result = poll_and_record(mailbox=mailbox)
+
+    assert result.error == ""
+    assert result.statuses == ["applied"]
+
+
+def test_password_from_the_environment(dovecot, mailbox, monkeypatch):
+    monkeypatch.setenv("CASEDESK_TEST_IMAP_PASSWORD", PASSWORD)
+    mailbox.password = ""
+    mailbox.password_env = "CASEDESK_TEST_IMAP_PASSWORD"
+    mailbox.save()
+    dovecot.deliver(mail(1))
+
+    assert poll_and_record(mailbox=mailbox).statuses == ["applied"]
