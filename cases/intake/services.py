@@ -155,18 +155,24 @@ def _base_address(address: str) -> str:
     return f"{local.split('+', 1)[0]}@{domain}"
 
 
-def _is_our_address(address: str) -> bool:
-    base = _base_address(address)
-    if base == parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower():
-        return True
-    return Queue.objects.filter(inbound_address__iexact=base).exists()
+def _queues_named(row: InboundEmail, parsed: parsing.ParsedEmail) -> dict[str, Queue]:
+    """Queues whose inbound address is a recipient or the sender: one query for both uses."""
+    addresses = {_base_address(a) for a in [row.recipient, *parsed.recipients] if a}
+    addresses.add(_base_address(parsed.sender))
+    queues = Queue.objects.select_related("intake_settings").filter(inbound_address__in=addresses)
+    return {q.inbound_address.lower(): q for q in queues}
 
 
-def _check_noise(row: InboundEmail, parsed: parsing.ParsedEmail) -> None:
+def _check_noise(row: InboundEmail, parsed: parsing.ParsedEmail, queues: dict[str, Queue]) -> None:
     if parsed.auto_reason:
         raise Ignore(f"Automatic message ({parsed.auto_reason}): no case, no acknowledgement.")
     sender_domain = parsed.sender.rsplit("@", 1)[-1]
-    if sender_domain == settings.REPLY_DOMAIN.lower() or _is_our_address(parsed.sender):
+    sender_base = _base_address(parsed.sender)
+    if (
+        sender_domain == settings.REPLY_DOMAIN.lower()
+        or sender_base in queues
+        or sender_base == parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower()
+    ):
         raise Ignore("Sent from one of our own addresses (mail loop).")
     since = timezone.now() - timedelta(hours=1)
     recent = (
@@ -179,14 +185,11 @@ def _check_noise(row: InboundEmail, parsed: parsing.ParsedEmail) -> None:
         raise Ignore(f"Rate limit: {recent} messages from {parsed.sender} in the last hour.")
 
 
-def _queue_for(row: InboundEmail, parsed: parsing.ParsedEmail) -> Queue | None:
-    candidates = [_base_address(a) for a in [row.recipient, *parsed.recipients] if a]
-    if candidates:
-        queue = (
-            Queue.objects.select_related("intake_settings")
-            .filter(inbound_address__in=candidates)
-            .first()
-        )
+def _queue_for(
+    row: InboundEmail, parsed: parsing.ParsedEmail, queues: dict[str, Queue]
+) -> Queue | None:
+    for address in [row.recipient, *parsed.recipients]:
+        queue = queues.get(_base_address(address)) if address else None
         if queue is not None:
             return queue
     if row.mailbox_id:
@@ -241,14 +244,17 @@ def _contact_for(parsed: parsing.ParsedEmail, queue: Queue | None) -> Contact:
     domain = parsed.sender.rsplit("@", 1)[-1]
     account_domain = AccountDomain.objects.select_related("account").filter(domain=domain).first()
     first, _, last = parsed.sender_name.partition(" ")
-    contact, _ = Contact.objects.get_or_create(
+    contact = Contact(
         email=parsed.sender,
-        defaults={
-            "first_name": first[:100],
-            "last_name": last[:100],
-            "account": account_domain.account if account_domain else None,
-        },
+        first_name=first[:100],
+        last_name=last[:100],
+        account=account_domain.account if account_domain else None,
     )
+    try:
+        with transaction.atomic():
+            contact.save(force_insert=True)
+    except IntegrityError:  # created meanwhile by a concurrent message from the same sender
+        contact = Contact.objects.get(email=parsed.sender)
     return contact
 
 
@@ -270,8 +276,9 @@ def _uploads(parsed: parsing.ParsedEmail) -> tuple[list[ContentFile], list[str]]
 
 
 def _apply(row: InboundEmail, parsed: parsing.ParsedEmail) -> None:
-    _check_noise(row, parsed)
-    queue = _queue_for(row, parsed)
+    queues = _queues_named(row, parsed)
+    _check_noise(row, parsed, queues)
+    queue = _queue_for(row, parsed, queues)
     case, _how = find_thread(row, parsed)
     contact = _contact_for(parsed, queue)
     files, notes = _uploads(parsed)
