@@ -19,7 +19,7 @@ from accounts.selectors import (
     contact_get_for_user,
     contact_list_for_user,
 )
-from cases.selectors import CaseFilters, case_list_for_user
+from cases.selectors import CaseFilters, case_list_for_user, open_case_counts_by_account
 from cases.views.base import desk_view
 from lib.errors import DomainError
 
@@ -49,6 +49,9 @@ def account_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(account_list_for_user(user=request.user, q=q), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    counts = open_case_counts_by_account(user=request.user, account_ids=[a.pk for a in page])
+    for account in page:
+        account.open_cases = counts.get(account.pk, 0)
     return render(request, "desk/account_list.html", {"page": page, "q": q, "query": _query(q)})
 
 

@@ -338,3 +338,19 @@ def test_accounts_and_contacts_create_edit_and_search(client, agent):
         "Initech" in client.get(reverse("desk:account-list"), {"q": "initech.io"}).content.decode()
     )
     assert "Gibbons" in client.get(reverse("desk:contact-list"), {"q": "gibb"}).content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("per_account", [1, 20])
+def test_account_list_costs_a_fixed_number_of_queries(
+    client, agent, per_account, django_assert_max_num_queries
+):
+    for account in AccountFactory.create_batch(5):
+        contact = ContactFactory(account=account)
+        CaseFactory.create_batch(per_account, contact=contact)
+    client.force_login(agent)
+    client.get(reverse("desk:account-list"))
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("desk:account-list"))
+    shown = {a.name: (a.open_cases, a.contact_count) for a in response.context["page"]}
+    assert all(counts == (per_account, 1) for counts in shown.values())
