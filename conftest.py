@@ -25,6 +25,23 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"CI must run on PostgreSQL, not {vendor}")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give every transactional test a serialized rollback.
+
+    A transactional test ends by flushing every table, which would also drop the rows that
+    data migrations create (default profiles, flows, templates) and break the tests after
+    it. Serialized rollback restores them; the snapshot is small (only those rows).
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is None or not marker.kwargs.get("transaction"):
+            continue
+        if marker.kwargs.get("serialized_rollback"):
+            continue
+        kwargs = {**marker.kwargs, "serialized_rollback": True}
+        item.add_marker(pytest.mark.django_db(*marker.args, **kwargs), append=False)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_media(settings, tmp_path):
     """Uploaded files go to a per-test folder, never into var/."""
