@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from access import policy
+from access.forms import forbidden_changes_in, secure_form
 from accounts import services
 from accounts.forms import AccountForm, ContactForm
 from accounts.selectors import (
@@ -24,6 +25,8 @@ from cases.views.base import desk_view
 from lib.errors import DomainError
 
 PAGE_SIZE = 50
+ACCOUNT_SHOWN = ("tier", "owner", "phone", "website", "billing_street", "is_active")
+CONTACT_SHOWN = ("email", "phone", "title", "account", "timezone")
 RECENT_CASES = 20
 
 
@@ -33,7 +36,14 @@ def _query(q: str) -> str:
 
 def _save(request: HttpRequest, form, save) -> HttpResponse | None:
     """Run a service with a valid form's values; put domain errors back on the form."""
-    if request.method != "POST" or not form.is_valid():
+    if request.method != "POST":
+        return None
+    refused = forbidden_changes_in(form, request.POST, request.FILES)
+    if refused:
+        # One rule everywhere (README, Security model): nothing of this POST is saved.
+        form.add_error(None, f"You may not change: {', '.join(refused)}. Nothing was saved.")
+        return _form_page(request, form, "Not saved", status=403)
+    if not form.is_valid():
         return None
     try:
         return save()
@@ -65,6 +75,8 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "desk/account_detail.html",
         {
             "account": account,
+            # Field-level security: hidden fields are not shown.
+            "fields": set(policy.readable_fields(request.user, "account", ACCOUNT_SHOWN)),
             "cases": cases[:RECENT_CASES],
             "case_count": cases.count(),
             "contacts": contacts[:100],
@@ -75,7 +87,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @desk_view
 def account_create(request: HttpRequest) -> HttpResponse:
     policy.check(request.user, "create", "account")
-    form = AccountForm(request.POST or None)
+    form = secure_form(AccountForm(request.POST or None), request.user, "account")
 
     def save() -> HttpResponse:
         account = services.account_create(
@@ -91,7 +103,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     account = account_get_for_user(user=request.user, pk=pk)
     policy.check(request.user, "edit", "account", account)
-    form = AccountForm(request.POST or None, instance=account)
+    form = secure_form(AccountForm(request.POST or None, instance=account), request.user, "account")
 
     def save() -> HttpResponse:
         # The form wrote the values onto the instance; the service compares against the
@@ -124,6 +136,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "desk/contact_detail.html",
         {
             "contact": contact,
+            "fields": set(policy.readable_fields(request.user, "contact", CONTACT_SHOWN)),
             "cases": cases[:RECENT_CASES],
             "case_count": cases.count(),
         },
@@ -136,7 +149,7 @@ def contact_create(request: HttpRequest) -> HttpResponse:
     initial = {}
     if request.GET.get("account", "").isdigit():
         initial["account"] = account_get_for_user(user=request.user, pk=int(request.GET["account"]))
-    form = ContactForm(request.POST or None, initial=initial)
+    form = secure_form(ContactForm(request.POST or None, initial=initial), request.user, "contact")
 
     def save() -> HttpResponse:
         contact = services.contact_create(actor=request.user, **form.values())
@@ -150,7 +163,7 @@ def contact_create(request: HttpRequest) -> HttpResponse:
 def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     contact = contact_get_for_user(user=request.user, pk=pk)
     policy.check(request.user, "edit", "contact", contact)
-    form = ContactForm(request.POST or None, instance=contact)
+    form = secure_form(ContactForm(request.POST or None, instance=contact), request.user, "contact")
 
     def save() -> HttpResponse:
         fresh = contact_get_for_user(user=request.user, pk=pk)
@@ -161,6 +174,6 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _save(request, form, save) or _form_page(request, form, f"Edit {contact}")
 
 
-def _form_page(request: HttpRequest, form, title: str) -> HttpResponse:
-    status = 400 if request.method == "POST" else 200
+def _form_page(request: HttpRequest, form, title: str, status: int | None = None) -> HttpResponse:
+    status = status or (400 if request.method == "POST" else 200)
     return render(request, "desk/simple_form.html", {"form": form, "title": title}, status=status)

@@ -171,3 +171,64 @@ def test_portal_defaults_are_read_only_and_email_recipients_follow_portal_fls(cu
         "subject",
     )
     assert policy.recipient_readable_fields(customer.contact, "case", ("priority",)) == ()
+
+
+@pytest.fixture
+def account_phone_hidden(db):
+    access_services.field_permissions_set(
+        actor=None,
+        grantee=Profile.objects.get(key="support_agent"),
+        levels={("account", "phone"): HIDDEN, ("account", "tier"): READ_ONLY},
+    )
+
+
+def _account_post(account, **overrides):
+    data = {
+        "name": account.name,
+        "tier": account.tier,
+        "phone": account.phone,
+        "website": "",
+        "domains": "",
+        "is_active": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.django_db
+def test_hidden_account_field_is_absent_from_detail_and_edit_pages(
+    client, agent, account_phone_hidden
+):
+    from tests.factories import AccountFactory
+
+    account = AccountFactory(phone="+1 555 0100")
+    client.force_login(agent)
+    detail = client.get(reverse("desk:account-detail", args=[account.pk])).content.decode()
+    edit = client.get(reverse("desk:account-edit", args=[account.pk])).content.decode()
+    for html in (detail, edit):
+        assert "+1 555 0100" not in html
+        assert 'name="phone"' not in html
+    assert 'name="tier"' in edit
+    assert "disabled" in edit
+
+
+@pytest.mark.django_db
+def test_crafted_account_post_of_hidden_or_read_only_field_saves_nothing(
+    client, agent, account_phone_hidden
+):
+    from tests.factories import AccountFactory
+
+    account = AccountFactory(phone="+1 555 0100", name="Acme")
+    client.force_login(agent)
+    url = reverse("desk:account-edit", args=[account.pk])
+    for crafted in ({"phone": "+1 555 9999"}, {"tier": "enterprise"}):
+        response = client.post(url, _account_post(account, name="Renamed", **crafted))
+        assert response.status_code == 403
+        assert "You may not change" in response.content.decode()
+        account.refresh_from_db()
+        assert (account.name, account.phone, account.tier) == ("Acme", "+1 555 0100", "standard")
+    # Unchanged values of those fields are harmless.
+    response = client.post(url, _account_post(account, name="Renamed"))
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert account.name == "Renamed"
