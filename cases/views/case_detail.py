@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from access import policy
+from access.forms import forbidden_changes_in, secure_form
 from accounts.selectors import contact_get_for_user
 from cases import services
 from cases.forms import (
@@ -75,7 +76,13 @@ def case_create(request: HttpRequest) -> HttpResponse:
     if request.GET.get("contact", "").isdigit():
         contact = contact_get_for_user(user=request.user, pk=int(request.GET["contact"]))
         initial["contact"] = contact.email
-    form = CaseCreateForm(request.POST or None, initial=initial)
+    form = secure_form(CaseCreateForm(request.POST or None, initial=initial), request.user, "case")
+    refused = forbidden_changes_in(form, request.POST) if request.method == "POST" else []
+    if refused:
+        form.add_error(None, f"You may not change: {', '.join(refused)}. Nothing was saved.")
+        return render(
+            request, "desk/case_form.html", {"form": form, "contact": contact}, status=403
+        )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -232,3 +232,27 @@ def test_crafted_account_post_of_hidden_or_read_only_field_saves_nothing(
     assert response.status_code == 302
     account.refresh_from_db()
     assert account.name == "Renamed"
+
+
+@pytest.mark.django_db
+def test_case_create_form_withholds_hidden_fields_and_refuses_crafted_values(
+    client, agent, agent_fls, customer
+):
+    client.force_login(agent)
+    url = reverse("desk:case-create")
+    assert 'name="priority"' not in client.get(url).content.decode()
+    data = {
+        "contact": customer.contact.email,
+        "subject": "New one",
+        "description": "",
+        "type": "problem",
+        "origin": "phone",
+    }
+    refused = client.post(url, {**data, "type": "question", "priority": "urgent"})
+    assert refused.status_code == 403
+    assert not Case.objects.filter(subject="New one").exists()
+    # Read-only type sent as its initial value, hidden priority left out: created with defaults.
+    form_type = client.get(url).context["form"]["type"].initial
+    created = client.post(url, {**data, "type": form_type})
+    assert created.status_code == 302
+    assert Case.objects.get(subject="New one").priority == Case.Priority.MEDIUM
