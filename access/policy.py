@@ -342,8 +342,11 @@ def _record_in_reach(user: Any, eff: Effective, obj_type: str, record: Any, *, w
     if obj_type == "case":
         return _case_visible(user, eff, record, write=write)
     if obj_type in ("comment", "attachment", "activity"):
-        if not is_agent(user) and (obj_type == "activity" or not record.is_public):
-            return False
+        if not is_agent(user):
+            if obj_type == "activity" or not record.is_public:
+                return False
+            if obj_type == "attachment" and record.comment_id and not record.comment.is_public:
+                return False
         return _case_visible(user, eff, record.case, write=write)
     if obj_type in ("account", "contact"):
         if is_agent(user) or eff.allows(obj_type, "view_all"):
@@ -436,8 +439,11 @@ def scope(user: Any, obj_type: str, queryset: QuerySet) -> QuerySet:
         if not is_agent(user):
             if obj_type == "activity":
                 return scoped.none()
-            # Customers never see internal notes or the files on them.
+            # Customers never see internal notes or the files on them (even a file marked
+            # public that hangs on an internal note).
             scoped = scoped.filter(is_public=True)
+            if obj_type == "attachment":
+                scoped = scoped.filter(Q(comment__isnull=True) | Q(comment__is_public=True))
         return scoped
     if obj_type in ("account", "contact"):
         if is_agent(user) or eff.allows(obj_type, "view_all"):

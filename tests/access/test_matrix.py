@@ -211,3 +211,21 @@ def test_account_and_contact_matrix(request, client, customer, who, action, expe
             }
         response = client.post(url(account, contact), data)
     assert _outcome(response) == expected, f"{who} {action}: {response.status_code}"
+
+
+@pytest.mark.django_db
+def test_a_public_file_on_an_internal_note_stays_internal(client, customer, agent):
+    from access import policy
+    from cases import services
+    from cases.models import Attachment
+
+    case = services.case_create(actor=None, subject="Files", contact=customer.contact)
+    note = services.comment_add(actor=agent, case=case, body="internal", is_public=False)
+    upload = SimpleUploadedFile("secret.txt", b"secret\n")
+    attachment = services.attachment_add(actor=agent, case=case, upload=upload, comment=note)
+    Attachment.objects.filter(pk=attachment.pk).update(is_public=True)  # a mislabelled row
+    attachment.refresh_from_db()
+    assert not policy.scope(customer, "attachment", Attachment.objects.all()).exists()
+    assert not policy.can(customer, "read", "attachment", attachment)
+    client.force_login(customer)
+    assert client.get(_file_url(attachment)).status_code == 404
