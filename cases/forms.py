@@ -68,15 +68,48 @@ class CaseFilterForm(forms.Form):
         ],
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    # The sidebar's selects, in display order; ``account`` is carried as a hidden input.
+    SIDEBAR = ("status_category", "status", "priority", "queue", "owner", "origin", "sort")
+
+    def __init__(
+        self, *args: Any, agents: list[tuple[str, str]] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        agents = [(str(a.pk), str(a)) for a in agent_choices()]
+        if agents is None:
+            agents = [(str(a.pk), str(a)) for a in agent_choices()]
         self.fields["owner"].choices = [
             ("", "Anyone"),
             ("me", "Me"),
             ("unassigned", "Unassigned"),
             *agents,
         ]
+
+    def sidebar(self) -> list[dict[str, Any]]:
+        """The filter selects as plain data: name, label, multiple, [(value, label, selected)].
+
+        The list page renders these with a plain loop instead of Django's widget templates,
+        which cost a template include per option (a fifth of the page's CPU time).
+        """
+        selects = []
+        for name in self.SIDEBAR:
+            field = self.fields.get(name)
+            if field is None:  # removed by field-level security
+                continue
+            multiple = isinstance(field, forms.MultipleChoiceField)
+            chosen = set(self.data.getlist(name)) if hasattr(self.data, "getlist") else set()
+            if name == "queue":
+                choices = [("", field.empty_label), *((str(q.pk), str(q)) for q in field.queryset)]
+            else:
+                choices = [(str(v), str(lbl)) for v, lbl in field.choices]
+            selects.append(
+                {
+                    "name": name,
+                    "label": field.label or name.replace("_", " ").capitalize(),
+                    "multiple": multiple,
+                    "options": [(value, label, value in chosen) for value, label in choices],
+                }
+            )
+        return selects
 
     def limit_to(self, user: User) -> None:
         """Drop filters and sorts on fields hidden from ``user`` (field-level security)."""
@@ -285,11 +318,14 @@ class BulkForm(forms.Form):
     owner = forms.ChoiceField(required=False)
     status = forms.ChoiceField(choices=_blank("Status…", Case.Status.choices), required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, agents: list[tuple[str, str]] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         posted = self.data.getlist("numbers") if hasattr(self.data, "getlist") else []
         self.fields["numbers"].choices = [(n, n) for n in posted]
-        agents = [(str(a.pk), str(a)) for a in agent_choices()]
+        if agents is None:
+            agents = [(str(a.pk), str(a)) for a in agent_choices()]
         self.fields["owner"].choices = [("", "Owner…"), ("none", "Unassigned"), *agents]
 
     def clean(self) -> dict[str, Any]:

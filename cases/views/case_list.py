@@ -7,13 +7,14 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from access import policy
 from cases import services
 from cases.forms import BulkForm, CaseFilterForm
 from cases.models import Case
-from cases.selectors import READY_VIEWS, case_list_for_user
+from cases.selectors import READY_VIEWS, agent_choices, case_list_for_user
 from cases.views.base import desk_view, form_errors
 
 LIST_FIELDS = ("priority", "account", "owner")
@@ -24,21 +25,31 @@ def case_list(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     if not request.GET:
         params["view"] = "all_open"  # the default view an agent lands on
-    form = CaseFilterForm(params)
+    agents = [(str(a.pk), str(a)) for a in agent_choices()]
+    form = CaseFilterForm(params, agents=agents)
     form.limit_to(request.user)
     filters = form.to_filters()
     cases = case_list_for_user(user=request.user, filters=filters)
     page = Paginator(cases, settings.CASES_PAGE_SIZE).get_page(request.GET.get("page"))
     query = params.copy()
     query.pop("page", None)
+    status_labels = dict(Case.Status.choices)
+    priority_labels = dict(Case.Priority.choices)
     context = {
         "form": form,
+        "sidebar": form.sidebar(),
         "page": page,
         "cases": page.object_list,
+        # Rows link by string, not one reverse() each; labels come from plain dicts.
+        "detail_base": reverse("desk:case-detail", args=["0"])[:-2],
+        "rows": [
+            (case, status_labels[case.status], priority_labels[case.priority])
+            for case in page.object_list
+        ],
         "ready_views": READY_VIEWS,
         "current_view": filters.view,
         "query": query.urlencode(),
-        "bulk_form": BulkForm(),
+        "agents": agents,
         "can_bulk": policy.has_system_permission(request.user, "bulk_actions"),
         # Field-level security: hidden fields are no column either.
         "case_fields": set(policy.readable_fields(request.user, "case", LIST_FIELDS)),
