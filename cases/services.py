@@ -14,8 +14,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from access import policy
@@ -48,6 +47,9 @@ CASE_EDITABLE_FIELDS = (
 )
 
 _UNSET: Any = object()
+# full_clean skips these: the number is allocated, and foreign keys arrive as model
+# instances (checking each one again would cost a query per relation).
+_NOT_REVALIDATED = ("number", "account", "contact", "owner", "queue", "parent")
 
 
 def _check(actor: User | None, action: str, obj_type: str, record: Any = None) -> None:
@@ -96,17 +98,24 @@ def _lock(case: Case) -> Case:
 def allocate_case_numbers(count: int = 1) -> range:
     """Reserve ``count`` consecutive case numbers.
 
-    The counter row is incremented with one UPDATE, whose row lock is held until the
-    surrounding transaction ends, so concurrent creators each get their own block.
+    One ``UPDATE ... RETURNING`` increments the counter; its row lock is held until the
+    surrounding transaction ends, so concurrent creators each get their own block. Inside
+    a caller's transaction no savepoint is needed: either all of it commits or none.
     """
     if count < 1:
         raise ValueError("count must be positive")
-    with transaction.atomic():
-        Counter.objects.get_or_create(
-            name=CASE_NUMBER_COUNTER, defaults={"value": CASE_NUMBER_START}
-        )
-        Counter.objects.filter(name=CASE_NUMBER_COUNTER).update(value=F("value") + count)
-        last = Counter.objects.get(name=CASE_NUMBER_COUNTER).value
+    table = connection.ops.quote_name(Counter._meta.db_table)
+    increment = f"UPDATE {table} SET value = value + %s WHERE name = %s RETURNING value"  # noqa: S608 - our own table name
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(increment, [count, CASE_NUMBER_COUNTER])
+        row = cursor.fetchone()
+        if row is None:  # the first case ever: create the counter, then take from it
+            Counter.objects.get_or_create(
+                name=CASE_NUMBER_COUNTER, defaults={"value": CASE_NUMBER_START}
+            )
+            cursor.execute(increment, [count, CASE_NUMBER_COUNTER])
+            row = cursor.fetchone()
+    last = row[0]
     return range(last - count + 1, last + 1)
 
 
@@ -158,7 +167,7 @@ def case_create(
         created_at=now,
         updated_at=now,
     )
-    case.full_clean(exclude=["number"])
+    case.full_clean(exclude=_NOT_REVALIDATED)
     case.save()
     CaseEvent.objects.create(
         case=case, actor=actor, kind=CaseEvent.Kind.CREATED, new_value=case.get_status_display()
@@ -215,7 +224,7 @@ def case_update(*, actor: User | None, case: Case, **changes: Any) -> Case:
         raise DomainError("The contact belongs to another account.", field="contact")
     case.subject = case.subject.strip()
     case.updated_at = timezone.now()
-    case.full_clean(exclude=["number"])
+    case.full_clean(exclude=_NOT_REVALIDATED)
     case.save()
     CaseEvent.objects.bulk_create(history)
     events.publish(
