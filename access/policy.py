@@ -141,8 +141,16 @@ def _version() -> int:
     return int(version)
 
 
+# Bumped with the shared version by this process. A user object lives for one request,
+# so its memo only needs the shared (Redis) version read once, when it is first computed;
+# a change made in this same process (an admin save, a test) still invalidates it at once.
+_local_generation = 0
+
+
 def bump_version() -> None:
     """Forget every cached Effective; call on any change to what grants access."""
+    global _local_generation
+    _local_generation += 1
 
     def bump() -> None:
         cache.set(_VERSION_KEY, time.time_ns(), timeout=None)
@@ -168,10 +176,10 @@ def effective(user: Any) -> Effective:
     """The user's combined grants: once per instance and version, cached across requests."""
     if not (user and getattr(user, "is_authenticated", False) and user.pk):
         return Effective(user_type="none")
-    version = _version()
     memo = getattr(user, "_access_effective", None)
-    if memo is not None and memo[0] == version:
+    if memo is not None and memo[2] == _local_generation:
         return memo[1]
+    version = _version()
     # The default profile depends on these flags, so they are part of the key.
     kind = f"{default_profile_key(user)}:{int(user.is_active)}"
     key = f"access:eff:{_SCHEMA}:{version}:{user.pk}:{kind}"
@@ -179,7 +187,7 @@ def effective(user: Any) -> Effective:
     if eff is None:
         eff = _compute(user)
         cache.set(key, eff, _CACHE_SECONDS)
-    user._access_effective = (version, eff)
+    user._access_effective = (version, eff, _local_generation)
     return eff
 
 
