@@ -1,5 +1,6 @@
 """The standard cast and test-wide settings (STYLE.md, Tests)."""
 
+import importlib
 import os
 
 import pytest
@@ -25,21 +26,34 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"CI must run on PostgreSQL, not {vendor}")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give every transactional test a serialized rollback.
+# Data migrations whose rows the app relies on: (app label, migration name).
+DATA_MIGRATIONS = (
+    ("access", "0002_default_profiles"),
+    ("notifications", "0002_default_flows"),
+)
 
-    A transactional test ends by flushing every table, which would also drop the rows that
-    data migrations create (default profiles, flows, templates) and break the tests after
-    it. Serialized rollback restores them; the snapshot is small (only those rows).
+
+@pytest.fixture(autouse=True)
+def _data_migration_rows(request):
+    """Put back the rows of data migrations before every transactional test.
+
+    A transactional test ends by flushing every table, which drops the default profiles,
+    flows and templates too. Django's serialized rollback should restore them but does not
+    survive every mix of live-server and browser tests, so re-run the (idempotent) data
+    migrations instead: one cheap get_or_create pass per transactional test.
     """
-    for item in items:
-        marker = item.get_closest_marker("django_db")
-        if marker is None or not marker.kwargs.get("transaction"):
-            continue
-        if marker.kwargs.get("serialized_rollback"):
-            continue
-        kwargs = {**marker.kwargs, "serialized_rollback": True}
-        item.add_marker(pytest.mark.django_db(*marker.args, **kwargs), append=False)
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or any(
+        name in request.fixturenames for name in ("transactional_db", "live_server")
+    )
+    if not transactional:
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    for app_label, name in DATA_MIGRATIONS:
+        module = importlib.import_module(f"{app_label}.migrations.{name}")
+        module.create_defaults(apps, None)
 
 
 @pytest.fixture(autouse=True)
