@@ -274,28 +274,34 @@ class Agent:
         payload = response.read()
         return response.status, payload, response
 
-    def sign_in(self) -> None:
-        """Through the real allauth form: GET it for the CSRF token, POST the credentials."""
+    def sign_in(
+        self,
+        login_path: str = "/accounts/login/",
+        email: str = BENCH_EMAIL,
+        password: str = BENCH_PASSWORD,
+        landing: str = "/desk/",
+    ) -> None:
+        """Through the real sign-in form: GET it for the CSRF token, POST the credentials."""
         conn = self.connection()
-        status, page, response = self.request(conn, "GET", "/accounts/login/")
-        assert status == 200, f"login page answered {status}"
+        status, page, response = self.request(conn, "GET", login_path)
+        assert status == 200, f"{login_path} answered {status}"
         self.remember(response)
         token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-        assert token, "no CSRF token on the login page"
+        assert token, f"no CSRF token on {login_path}"
         conn.request(
             "POST",
-            "/accounts/login/",
+            login_path,
             body=urllib.parse.urlencode(
                 {
                     "csrfmiddlewaretoken": token.group(1).decode(),
-                    "login": BENCH_EMAIL,
-                    "password": BENCH_PASSWORD,
+                    "login": email,
+                    "password": password,
                 }
             ),
             headers=self.headers(
                 **{
                     "Content-Type": "application/x-www-form-urlencoded",
-                    "Referer": f"http://{self.host}:{self.port}/accounts/login/",
+                    "Referer": f"http://{self.host}:{self.port}{login_path}",
                 }
             ),
         )
@@ -304,8 +310,8 @@ class Agent:
         assert response.status == 302, f"sign-in answered {response.status}"
         self.remember(response)
         assert "sessionid" in self.cookies, "no session cookie after sign-in"
-        status, _, _ = self.request(conn, "GET", "/desk/")
-        assert status == 200, f"/desk/ after sign-in answered {status}"
+        status, _, _ = self.request(conn, "GET", landing)
+        assert status == 200, f"{landing} after sign-in answered {status}"
         conn.close()
 
 

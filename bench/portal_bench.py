@@ -21,13 +21,11 @@ import argparse
 import json
 import os
 import random
-import re
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,6 +40,7 @@ from desk_bench import (
     _free_port,
     _manage,
     _recreate_database,
+    _worker_cpu_seconds,
     percentile,
     run_phase,
 )
@@ -201,58 +200,6 @@ def _internal(mode: str, url: str, *extra: str) -> dict:
 # -- load ------------------------------------------------------------------------------------
 
 
-class Customer(Agent):
-    """A portal user signed in through /portal/login/ (the shared Agent sends the cookies)."""
-
-    def sign_in(self) -> None:
-        conn = self.connection()
-        status, page, response = self.request(conn, "GET", "/portal/login/")
-        assert status == 200, f"portal login page answered {status}"
-        self.remember(response)
-        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-        assert token, "no CSRF token on the portal login page"
-        conn.request(
-            "POST",
-            "/portal/login/",
-            body=urllib.parse.urlencode(
-                {
-                    "csrfmiddlewaretoken": token.group(1).decode(),
-                    "login": MANAGER_EMAIL,
-                    "password": PASSWORD,
-                }
-            ),
-            headers=self.headers(
-                **{
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Referer": f"http://{self.host}:{self.port}/portal/login/",
-                }
-            ),
-        )
-        response = conn.getresponse()
-        response.read()
-        assert response.status == 302, f"portal sign-in answered {response.status}"
-        self.remember(response)
-        status, _, _ = self.request(conn, "GET", "/portal/")
-        assert status == 200, f"/portal/ after sign-in answered {status}"
-        conn.close()
-
-
-def _workers_cpu_seconds(parent: int) -> float:
-    """User+system CPU of gunicorn's worker processes (children of ``parent``), from /proc."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:  # ppid
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-    return total
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--internal", choices=("prepare", "count"), help=argparse.SUPPRESS)
@@ -317,8 +264,8 @@ def main() -> None:
                 time.sleep(0.1)
         else:
             raise SystemExit("gunicorn did not start listening")
-        customer = Customer("127.0.0.1", port)
-        customer.sign_in()
+        customer = Agent("127.0.0.1", port)
+        customer.sign_in("/portal/login/", MANAGER_EMAIL, PASSWORD, landing="/portal/")
         numbers = ids["numbers"]
         pages_count = max(1, (ids["account_cases"] + 19) // 20)
 
@@ -343,7 +290,7 @@ def main() -> None:
                 f"Loading {name} for {args.duration:.0f} s at concurrency {args.concurrency} ...",
                 flush=True,
             )
-            cpu_before = _workers_cpu_seconds(server.pid)
+            cpu_before = _worker_cpu_seconds(server.pid)
             phases.append(
                 run_phase(
                     customer,
@@ -357,7 +304,7 @@ def main() -> None:
             # CPU the workers spent per request: the figure that machine contention and
             # the load generator sharing the CPUs do not inflate.
             phases[-1].cpu_ms = (
-                (_workers_cpu_seconds(server.pid) - cpu_before)
+                (_worker_cpu_seconds(server.pid) - cpu_before)
                 * 1000
                 / max(1, len(phases[-1].latencies))
             )
