@@ -375,6 +375,49 @@ def _worker_cpu_seconds(master_pid: int) -> float:
     return total
 
 
+def start_server(url: str, *, workers: int, redis_url: str) -> tuple[subprocess.Popen, int]:
+    """Serve the app with gunicorn in production mode on a free loopback port."""
+    port = _free_port()
+    server_env = _db_env(
+        url,
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY="bench-secret-key-" + "x" * 40,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        LOG_LEVEL="WARNING",
+        REDIS_URL=redis_url,
+    )
+    # DJANGO_DEBUG=false serves hashed static files from the manifest; build it.
+    _manage(url, "collectstatic", "--noinput", "-v0", env=server_env)
+    gunicorn = [
+        str(Path(PYTHON).parent / "gunicorn"), "config.wsgi", "-w", str(workers),
+        "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+    ]  # fmt: skip
+    print(f"Serving with {' '.join(gunicorn[1:])} ...", flush=True)
+    server = subprocess.Popen(gunicorn, cwd=ROOT, env=server_env, start_new_session=True)
+    for _ in range(300):  # up to 30 s for the workers to boot
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server, port
+        except OSError:
+            time.sleep(0.1)
+    stop_server(server, redis_url=redis_url)
+    raise SystemExit("gunicorn did not start listening")
+
+
+def stop_server(server: subprocess.Popen, *, redis_url: str) -> None:
+    """Stop gunicorn and drop the tasks nobody consumed from the bench's Redis DB."""
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+    _check_loopback(redis_url)
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+
+
 def percentile(values: list[float], pct: float) -> float:
     if not values:
         return float("nan")
@@ -428,36 +471,11 @@ def main() -> None:
     counts_small = _internal("count", small_url)
     counts_big = _internal("count", big_url)
 
-    port = _free_port()
-    server_env = _db_env(
-        big_url,
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY="bench-secret-key-" + "x" * 40,
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        LOG_LEVEL="WARNING",
-        # Work after commit (mail, flows) goes to the broker as in production, instead of
-        # running eagerly inside the request; no worker consumes it during the run.
-        REDIS_URL=args.redis_url,
-    )
-    # DJANGO_DEBUG=false serves hashed static files from the manifest; build it.
-    _manage(big_url, "collectstatic", "--noinput", "-v0", env=server_env)
-    gunicorn = [
-        str(Path(PYTHON).parent / "gunicorn"), "config.wsgi", "-w", str(args.workers),
-        "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-    ]  # fmt: skip
-    print(f"Serving with {' '.join(gunicorn[1:])} ...", flush=True)
-    server = subprocess.Popen(gunicorn, cwd=ROOT, env=server_env, start_new_session=True)
+    # Work after commit (mail, flows) goes to the broker as in production, instead of
+    # running eagerly inside the request; no worker consumes it during the run.
+    server, port = start_server(big_url, workers=args.workers, redis_url=args.redis_url)
     phases: list[Phase] = []
     try:
-        for _ in range(300):  # up to 30 s for the workers to boot
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("gunicorn did not start listening")
         agent = Agent("127.0.0.1", port)
         agent.sign_in()
         load_before = os.getloadavg()[0]
@@ -513,15 +531,7 @@ def main() -> None:
             phase.client_cpu = time.process_time() - client_before
             phases.append(phase)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        _check_loopback(args.redis_url)
-        import redis
-
-        redis.Redis.from_url(args.redis_url).flushdb()  # the tasks nobody consumed
+        stop_server(server, redis_url=args.redis_url)
 
     report = render_report(args, phases, counts_small, counts_big, seed_seconds)
     # The machine may be shared: say how busy it was (1-minute load average, 2 cores here).

@@ -21,8 +21,6 @@ import argparse
 import json
 import os
 import random
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,12 +35,13 @@ from desk_bench import (
     Agent,
     _check_loopback,
     _db_env,
-    _free_port,
     _manage,
     _recreate_database,
     _worker_cpu_seconds,
     percentile,
     run_phase,
+    start_server,
+    stop_server,
 )
 
 MANAGER_EMAIL = "bench.manager@benchcorp.localhost"
@@ -237,33 +236,9 @@ def main() -> None:
     ids = _internal("prepare", url, str(args.account_cases))
     counts = _internal("count", url)
 
-    port = _free_port()
-    server_env = _db_env(
-        url,
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY="bench-secret-key-" + "x" * 40,
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        LOG_LEVEL="WARNING",
-        REDIS_URL=args.redis_url,
-    )
-    _manage(url, "collectstatic", "--noinput", "-v0", env=server_env)
-    gunicorn = [
-        str(Path(PYTHON).parent / "gunicorn"), "config.wsgi", "-w", str(args.workers),
-        "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-    ]  # fmt: skip
-    print(f"Serving with {' '.join(gunicorn[1:])} ...", flush=True)
-    server = subprocess.Popen(gunicorn, cwd=ROOT, env=server_env, start_new_session=True)
+    server, port = start_server(url, workers=args.workers, redis_url=args.redis_url)
     phases = []
     try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("gunicorn did not start listening")
         customer = Agent("127.0.0.1", port)
         customer.sign_in("/portal/login/", MANAGER_EMAIL, PASSWORD, landing="/portal/")
         numbers = ids["numbers"]
@@ -309,14 +284,7 @@ def main() -> None:
                 / max(1, len(phases[-1].latencies))
             )
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        import redis
-
-        redis.Redis.from_url(args.redis_url).flushdb()
+        stop_server(server, redis_url=args.redis_url)
 
     labels = {
         "list": "GET /portal/cases/?scope=account&state=all (manager, 20 per page)",
