@@ -47,6 +47,8 @@ from django.utils import timezone
 
 from access import registry
 from access.registry import ACTIONS
+from lib import snapshot
+from lib.snapshot import snapshot_value
 
 OBJECT_TYPES = registry.OBJECTS  # kept for callers that test membership
 
@@ -151,6 +153,7 @@ def bump_version() -> None:
     """Forget every cached Effective; call on any change to what grants access."""
     global _local_generation
     _local_generation += 1
+    snapshot.forget()
 
     def bump() -> None:
         cache.set(_VERSION_KEY, time.time_ns(), timeout=None)
@@ -193,6 +196,10 @@ def effective(user: Any) -> Effective:
 
 def effective_for_profile(profile_key: str) -> Effective:
     """Grants of a profile alone (email recipients without a login)."""
+    return snapshot_value(("access.profile", profile_key), lambda: _profile_grants(profile_key))
+
+
+def _profile_grants(profile_key: str) -> Effective:
     version = _version()
     key = f"access:profile:{_SCHEMA}:{version}:{profile_key}"
     eff = cache.get(key)

@@ -6,7 +6,9 @@ records history (CaseEvent) and publishes a domain event after commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -87,12 +89,51 @@ def _touch(case: Case, now: datetime) -> None:
     case.updated_at = now
 
 
+_HELD_RELATIONS = ("contact", "account", "owner", "queue")
+
+
 def _lock(case: Case) -> Case:
-    """Re-read the case under a row lock so concurrent changes queue up instead of clobbering."""
-    return Case.objects.select_for_update().get(pk=case.pk)
+    """Re-read the case under a row lock so concurrent changes queue up instead of clobbering.
+
+    Related rows the caller already loaded are kept when the ids still match: the flows and
+    templates that run on this change read them, and the lock is about the case row only.
+    """
+    locked = Case.objects.select_for_update().get(pk=case.pk)
+    for name in _HELD_RELATIONS:
+        relation = Case._meta.get_field(name)
+        if relation.is_cached(case) and getattr(locked, relation.attname) == getattr(
+            case, relation.attname
+        ):
+            relation.set_cached_value(locked, relation.get_cached_value(case))
+    return locked
 
 
 # -- numbers ----------------------------------------------------------------------------
+
+
+# Numbers taken ahead for the case_create calls of a batch (see reserved_case_numbers).
+_reserved_numbers: ContextVar[Iterator[int] | None] = ContextVar("reserved_numbers", default=None)
+
+
+@contextmanager
+def reserved_case_numbers(count: int) -> Iterator[None]:
+    """Take ``count`` numbers now, in their own short transaction, for the cases the block
+    creates; once they run out, numbers come from the counter as usual.
+
+    A batch (an IMAP poll) holds its transaction open while it works. Taking its numbers
+    from the counter inside that transaction would hold the counter's row lock just as
+    long and make every other creator wait; taken ahead, the lock lasts one statement.
+    The price: numbers a batch did not use, or that a rolled-back batch used, are gaps.
+    """
+    if count < 1 or transaction.get_connection().in_atomic_block:
+        # Inside a caller's transaction a reservation would hold the lock all the same.
+        yield
+        return
+    token = _reserved_numbers.set(iter(allocate_case_numbers(count)))
+    try:
+        yield
+    finally:
+        _reserved_numbers.reset(token)
 
 
 def allocate_case_numbers(count: int = 1) -> range:
@@ -104,6 +145,11 @@ def allocate_case_numbers(count: int = 1) -> range:
     """
     if count < 1:
         raise ValueError("count must be positive")
+    reserved = _reserved_numbers.get()
+    if count == 1 and reserved is not None:
+        number = next(reserved, None)
+        if number is not None:
+            return range(number, number + 1)
     table = connection.ops.quote_name(Counter._meta.db_table)
     increment = f"UPDATE {table} SET value = value + %s WHERE name = %s RETURNING value"  # noqa: S608 - our own table name
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
@@ -172,7 +218,7 @@ def case_create(
     CaseEvent.objects.create(
         case=case, actor=actor, kind=CaseEvent.Kind.CREATED, new_value=case.get_status_display()
     )
-    events.publish("case.created", case_id=case.pk, actor_id=_id(actor))
+    events.publish("case.created", instances={"case": case}, case_id=case.pk, actor_id=_id(actor))
     return case
 
 
@@ -229,6 +275,7 @@ def case_update(*, actor: User | None, case: Case, **changes: Any) -> Case:
     CaseEvent.objects.bulk_create(history)
     events.publish(
         "case.updated",
+        instances={"case": case},
         case_id=case.pk,
         actor_id=_id(actor),
         changes={k: list(v) for k, v in changed.items()},
@@ -236,6 +283,7 @@ def case_update(*, actor: User | None, case: Case, **changes: Any) -> Case:
     if "priority" in changed:
         events.publish(
             "case.priority_changed",
+            instances={"case": case},
             case_id=case.pk,
             actor_id=_id(actor),
             old=changed["priority"][0],
@@ -292,11 +340,19 @@ def case_change_status(*, actor: User | None, case: Case, status: str) -> Case:
         old_value=Case.Status(old).label,
         new_value=Case.Status(status).label,
     )
-    events.publish("case.status_changed", case_id=case.pk, actor_id=_id(actor), old=old, new=status)
+    held = {"case": case}
+    events.publish(
+        "case.status_changed",
+        instances=held,
+        case_id=case.pk,
+        actor_id=_id(actor),
+        old=old,
+        new=status,
+    )
     if reopened:
-        events.publish("case.reopened", case_id=case.pk, actor_id=_id(actor))
+        events.publish("case.reopened", instances=held, case_id=case.pk, actor_id=_id(actor))
     elif status == Case.Status.RESOLVED:
-        events.publish("case.resolved", case_id=case.pk, actor_id=_id(actor))
+        events.publish("case.resolved", instances=held, case_id=case.pk, actor_id=_id(actor))
     return case
 
 
@@ -339,6 +395,7 @@ def case_assign(
     CaseEvent.objects.bulk_create(history)
     events.publish(
         "case.assigned",
+        instances={"case": case},
         case_id=case.pk,
         actor_id=_id(actor),
         owner_id=case.owner_id,
@@ -442,6 +499,7 @@ def comment_add(
         case_customer_replied(case=case)
     events.publish(
         "comment.added",
+        instances={"case": case, "comment": comment},
         case_id=case.pk,
         comment_id=comment.pk,
         actor_id=_id(actor),

@@ -8,6 +8,10 @@ transaction. Two kinds of subscriber exist:
 * ``in_transaction``: run right away, inside the same transaction. Use only for
   writes that must commit or roll back together with the change (the outbox).
 
+``instances`` carries the model objects the publisher already holds (the case it just
+saved, the comment it just wrote). In-transaction subscribers may use them instead of
+reading the rows again; the payload stays plain values, the record of what happened.
+
 Handlers are registered at import time from each app's ``AppConfig.ready``.
 No Django signals: every subscriber is listed where it subscribes.
 """
@@ -31,6 +35,7 @@ Phase = Literal["after_commit", "in_transaction"]
 class DomainEvent:
     name: str
     payload: dict[str, Any] = field(default_factory=dict)
+    instances: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 Handler = Callable[[DomainEvent], None]
@@ -61,9 +66,9 @@ def _handlers_for(phase: Phase, name: str) -> list[Handler]:
     return [*_handlers[phase][name], *_handlers[phase]["*"]]
 
 
-def publish(name: str, **payload: Any) -> DomainEvent:
+def publish(name: str, *, instances: dict[str, Any] | None = None, **payload: Any) -> DomainEvent:
     """Publish an event: in-transaction handlers now, the others after commit."""
-    event = DomainEvent(name=name, payload=payload)
+    event = DomainEvent(name=name, payload=payload, instances=instances or {})
     for handler in _handlers_for("in_transaction", name):
         handler(event)
     transaction.on_commit(lambda: _deliver_after_commit(event))

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from lib import events
+from lib import events, snapshot
+from lib.db import insert_unless_conflict
+from lib.snapshot import snapshot_value
 from notifications import rendering
 from notifications.models import Flow, FlowAction, FlowCondition, FlowRun
 from notifications.outbox import enqueue_email
@@ -206,7 +210,13 @@ def _comment_for(payload: dict[str, Any]) -> Any:
 
 
 def run_flow(
-    flow: Flow, case: Any, event_name: str, payload: dict[str, Any], *, dry_run: bool
+    flow: Flow,
+    case: Any,
+    event_name: str,
+    payload: dict[str, Any],
+    *,
+    dry_run: bool,
+    comment: Any = None,
 ) -> FlowOutcome:
     outcome = FlowOutcome(flow=flow, matched=flow_matches(flow, case, event_name, payload))
     if not outcome.matched:
@@ -216,18 +226,13 @@ def run_flow(
             already = FlowRun.objects.filter(flow=flow, case_id=case.pk).exists()
         else:
             # The unique (flow, case) row is the claim: insert, and a conflict means it ran.
-            try:
-                with transaction.atomic():
-                    FlowRun.objects.create(flow=flow, case_id=case.pk)
-                already = False
-            except IntegrityError:
-                already = True
+            already = not insert_unless_conflict(FlowRun(flow=flow, case_id=case.pk))
         if already:
             outcome.matched = False
             outcome.other_actions.append("already ran for this case")
             return outcome
     identity = event_identity(event_name, payload, case)
-    comment = _comment_for(payload)
+    comment = comment or _comment_for(payload)
     actor_id = payload.get("actor_id")
     for action in flow.actions.all():
         if action.kind == FlowAction.Kind.SEND_EMAIL:
@@ -326,26 +331,59 @@ def _load_case(case_id: int) -> Any:
     )
 
 
-FLOW_CACHE_KEY = "notifications:active-flows:v1"
-# Flows change rarely and every case change asks for them: keep the compiled set in the
-# shared cache briefly. The admin clears it on save; other edits show within this time.
+FLOW_VERSION_KEY = "notifications:flows-version"
+# Flows change rarely and every case change asks for them. Each process keeps the compiled
+# set, checked against a version in the shared cache on every use (one small read), so an
+# admin's change shows everywhere at once; other edits (shell, migrations) show within
+# FLOW_CACHE_SECONDS. The truth stays in the database and the shared cache.
 FLOW_CACHE_SECONDS = 30
 
 
+@dataclass
+class _CompiledFlows:
+    version: str = ""
+    loaded_at: float = float("-inf")
+    by_trigger: dict[str, list[Flow]] = field(default_factory=dict)
+
+
+_compiled = _CompiledFlows()
+
+
+def _flows_version() -> str:
+    version = cache.get(FLOW_VERSION_KEY)
+    if version is None:
+        cache.add(FLOW_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        version = cache.get(FLOW_VERSION_KEY) or ""
+    return version
+
+
 def _active_flows() -> dict[str, list[Flow]]:
-    flows = cache.get(FLOW_CACHE_KEY)
-    if flows is None:
-        flows = {}
-        for flow in Flow.objects.filter(active=True).prefetch_related(
-            "conditions", "actions__template"
-        ):
-            flows.setdefault(flow.trigger, []).append(flow)
-        cache.set(FLOW_CACHE_KEY, flows, FLOW_CACHE_SECONDS)
-    return flows
+    return snapshot_value(FLOW_VERSION_KEY, _compiled_flows)
+
+
+def _compiled_flows() -> dict[str, list[Flow]]:
+    global _compiled
+    version = _flows_version()
+    if (
+        version
+        and version == _compiled.version
+        and time.monotonic() - _compiled.loaded_at < FLOW_CACHE_SECONDS
+    ):
+        return _compiled.by_trigger
+    by_trigger: dict[str, list[Flow]] = {}
+    for flow in Flow.objects.filter(active=True).prefetch_related(
+        "conditions", "actions__template"
+    ):
+        by_trigger.setdefault(flow.trigger, []).append(flow)
+    _compiled = _CompiledFlows(version=version, loaded_at=time.monotonic(), by_trigger=by_trigger)
+    return by_trigger
 
 
 def invalidate_flow_cache() -> None:
-    cache.delete(FLOW_CACHE_KEY)
+    global _compiled
+    _compiled = _CompiledFlows()
+    snapshot.forget()
+    cache.set(FLOW_VERSION_KEY, uuid.uuid4().hex, timeout=None)
 
 
 def flows_for(event_name: str, payload: dict[str, Any], *, fresh: bool = False) -> list[Flow]:
@@ -364,9 +402,18 @@ def flows_for(event_name: str, payload: dict[str, Any], *, fresh: bool = False) 
 
 
 def dispatch(
-    event_name: str, payload: dict[str, Any], *, dry_run: bool = False, case: Any = None
+    event_name: str,
+    payload: dict[str, Any],
+    *,
+    dry_run: bool = False,
+    case: Any = None,
+    comment: Any = None,
 ) -> list[FlowOutcome]:
-    """Run (or, with dry_run, plan) every active flow the event triggers."""
+    """Run (or, with dry_run, plan) every active flow the event triggers.
+
+    ``case`` and ``comment`` are the publisher's own objects when it has them; otherwise
+    they are read from the payload's ids.
+    """
     # A dry run reads the flows as they are now, never the cached copy.
     flows = flows_for(event_name, payload, fresh=dry_run)
     if not flows:
@@ -380,8 +427,14 @@ def dispatch(
             outcomes.append(run_flow(flow, case, event_name, payload, dry_run=True))
             continue
         try:
+            # Conditions only read: a flow that does not match costs no savepoint.
+            if not flow_matches(flow, case, event_name, payload):
+                outcomes.append(FlowOutcome(flow=flow, matched=False))
+                continue
             with transaction.atomic():
-                outcomes.append(run_flow(flow, case, event_name, payload, dry_run=False))
+                outcomes.append(
+                    run_flow(flow, case, event_name, payload, dry_run=False, comment=comment)
+                )
         except Exception:
             # The change that published the event must go through whatever a flow does.
             logger.exception("Flow %s failed on %s for case %s", flow.slug, event_name, case.pk)
@@ -395,7 +448,12 @@ def on_event(event: events.DomainEvent) -> None:
         return
     token = _DEPTH.set(depth + 1)
     try:
-        dispatch(event.name, event.payload)
+        dispatch(
+            event.name,
+            event.payload,
+            case=event.instances.get("case"),
+            comment=event.instances.get("comment"),
+        )
     except Exception:
         logger.exception("Flow dispatch failed on %s", event.name)
     finally:

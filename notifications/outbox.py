@@ -12,11 +12,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from lib import reply_address
+from lib.db import insert_unless_conflict
 from notifications.models import OutboundEmail
 
 if TYPE_CHECKING:
@@ -50,8 +51,8 @@ def case_headers(case: Case) -> dict[str, str]:
     return {"In-Reply-To": root, "References": root}
 
 
-# Not @transaction.atomic: the insert below has its own savepoint, and a second one per
-# email would only cost round trips. Outside a transaction the row commits at once.
+# Not @transaction.atomic: the one insert needs no savepoint, and outside a transaction the
+# row commits at once.
 def enqueue_email(
     *,
     key: str,
@@ -97,12 +98,9 @@ def enqueue_email(
     if failed_reason:
         row.status = OutboundEmail.Status.FAILED
         row.last_error = failed_reason
-    try:
-        # Insert first, look up only on conflict: the common case costs one statement. The
-        # savepoint keeps the caller's transaction usable after a duplicate key.
-        with transaction.atomic():
-            row.save(force_insert=True)
-    except IntegrityError:
+    # Insert first, look up only on conflict: the common case costs one statement, and a
+    # duplicate key leaves the caller's transaction usable.
+    if not insert_unless_conflict(row):
         return OutboundEmail.objects.get(key=key)
     if row.status == OutboundEmail.Status.QUEUED:
         schedule_delivery(row.pk)

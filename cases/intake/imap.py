@@ -1,10 +1,12 @@
-"""Poll IMAP mailboxes over TLS; every new message goes through ``inbound_receive``.
+"""Poll IMAP mailboxes over TLS; new messages go through ``inbound_receive_many``.
 
-UIDs are tracked per mailbox (reset when the server's UIDVALIDITY changes), and each
-processed message is moved to ``processed_folder`` or flagged \\Seen. Bad mail never stops
-the poller: ``inbound_receive`` records it as failed in the ledger and the UID advances.
-Only when the message could not even be recorded (database trouble) does the poll stop,
-without advancing, so the next poll fetches it again.
+Messages are fetched and applied in chunks (one transaction and one set of lookups per
+chunk). UIDs are tracked per mailbox (reset when the server's UIDVALIDITY changes), and
+each processed message is moved to ``processed_folder`` or flagged \\Seen once its chunk
+has committed. Bad mail never stops the poller: it is recorded as failed in the ledger and
+the UID advances. Only when a chunk could not even be recorded (database trouble) does the
+poll stop, without advancing, so the next poll fetches it again; Message-ID idempotency
+makes that safe.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from cases.intake.models import ImapMailbox, InboundEmail
-from cases.intake.services import inbound_receive
+from cases.intake.services import inbound_receive_many
 
 logger = logging.getLogger(__name__)
 
 _TIMEOUT = 30
+# A chunk is applied when it holds this many messages or bytes, whichever comes first.
+CHUNK_MESSAGES = 100
+CHUNK_BYTES = 32 * 1024 * 1024
 
 
 class ImapError(Exception):
@@ -98,32 +103,57 @@ def poll_mailbox(*, mailbox: ImapMailbox, batch: int | None = None) -> PollResul
         # Capabilities grow after login (MOVE among them); imaplib only kept the first list.
         caps = _check(*conn.capability(), "CAPABILITY")
         can_move = b"MOVE" in (caps[0] or b"").upper().split()
+        chunk: list[tuple[int, bytes | None]] = []
+        chunk_bytes = 0
         copied = False
         for uid in uids[:batch]:
             raw = _fetch(conn, uid)
             if raw is None:
                 logger.warning("Mailbox %s: UID %s vanished", mailbox.name, uid)
-            else:
-                row = inbound_receive(raw=raw, source=InboundEmail.Source.IMAP, mailbox=mailbox)
-                result.statuses.append(row.status)
-                result.fetched += 1
-            if mailbox.processed_folder:
-                if can_move:
-                    _check(*conn.uid("MOVE", str(uid), _quote(mailbox.processed_folder)), "MOVE")
-                else:
-                    _check(*conn.uid("COPY", str(uid), _quote(mailbox.processed_folder)), "COPY")
-                    _check(*conn.uid("STORE", str(uid), "+FLAGS", r"(\Deleted)"), "STORE")
-                    copied = True
-            else:
-                _check(*conn.uid("STORE", str(uid), "+FLAGS", r"(\Seen)"), "STORE")
-            mailbox.last_uid = uid
-            mailbox.save(update_fields=["last_uid"])
+            chunk.append((uid, raw))
+            chunk_bytes += len(raw or b"")
+            if len(chunk) >= CHUNK_MESSAGES or chunk_bytes >= CHUNK_BYTES:
+                copied |= _take_chunk(conn, mailbox, chunk, can_move, result)
+                chunk, chunk_bytes = [], 0
+        if chunk:
+            copied |= _take_chunk(conn, mailbox, chunk, can_move, result)
         if copied:
             conn.expunge()
     finally:
         with contextlib.suppress(imaplib.IMAP4.error, OSError):
             conn.logout()
     return result
+
+
+def _take_chunk(
+    conn: imaplib.IMAP4,
+    mailbox: ImapMailbox,
+    chunk: list[tuple[int, bytes | None]],
+    can_move: bool,
+    result: PollResult,
+) -> bool:
+    """Apply one chunk, then mark its messages processed and advance the UID.
+
+    Returns True when messages were copied and flagged deleted (the caller expunges).
+    """
+    raws = [raw for _, raw in chunk if raw is not None]
+    for row in inbound_receive_many(raws, source=InboundEmail.Source.IMAP, mailbox=mailbox):
+        result.statuses.append(row.status)
+        result.fetched += 1
+    copied = False
+    for uid, _ in chunk:
+        if mailbox.processed_folder:
+            if can_move:
+                _check(*conn.uid("MOVE", str(uid), _quote(mailbox.processed_folder)), "MOVE")
+            else:
+                _check(*conn.uid("COPY", str(uid), _quote(mailbox.processed_folder)), "COPY")
+                _check(*conn.uid("STORE", str(uid), "+FLAGS", r"(\Deleted)"), "STORE")
+                copied = True
+        else:
+            _check(*conn.uid("STORE", str(uid), "+FLAGS", r"(\Seen)"), "STORE")
+    mailbox.last_uid = chunk[-1][0]
+    mailbox.save(update_fields=["last_uid"])
+    return copied
 
 
 def poll_and_record(*, mailbox: ImapMailbox) -> PollResult:

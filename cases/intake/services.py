@@ -1,8 +1,9 @@
-"""Email-to-Case: record a message in the ledger, then apply it to a case.
+"""Email-to-Case: record each message in the ledger and apply it to a case.
 
-Every source (HTTP endpoint, IMAP poller, stdin command) calls ``inbound_receive``. The
-ledger row is written first, in its own transaction, so nothing is lost: a message that
-cannot be parsed or applied is kept as failed with the reason, and an admin can retry it.
+Every source calls ``inbound_receive`` (HTTP endpoint, stdin command) or
+``inbound_receive_many`` (the IMAP poller, a batch per poll). The ledger row commits with
+the case changes it caused; a message that cannot be parsed or applied is kept as failed
+with the reason, so nothing is lost and an admin can retry it.
 
 Threading, in this order (nothing else attaches mail to an existing case, so a stranger
 cannot write into someone else's case by guessing a number):
@@ -16,8 +17,8 @@ Otherwise a new case (origin Email) in the queue of the receiving address.
 from __future__ import annotations
 
 import logging
-import re
-from datetime import timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
 from email.utils import parseaddr
 
 from django.conf import settings
@@ -25,16 +26,23 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import AccountDomain, Contact
+from accounts.models import Account, Contact
 from cases import services as case_services
 from cases.intake import parsing
-from cases.intake.models import ImapMailbox, InboundEmail, QueueIntakeSettings
+from cases.intake.lookups import (
+    SUBJECT_NUMBER_RE,
+    Incoming,
+    IntakeLookups,
+    base_address,
+    sender_domain,
+)
+from cases.intake.models import ImapMailbox, InboundEmail
 from cases.models import Case, CaseComment, Queue
 from lib import reply_address
+from lib.db import insert_unless_conflict
+from lib.snapshot import config_snapshot
 
 logger = logging.getLogger(__name__)
-
-_SUBJECT_NUMBER_RE = re.compile(r"(?<!\d)(\d{8})(?!\d)")
 _DONE = (InboundEmail.Status.APPLIED, InboundEmail.Status.IGNORED)
 
 
@@ -45,43 +53,135 @@ class Ignore(Exception):
 def inbound_receive(
     *, raw: bytes, source: str, mailbox: ImapMailbox | None = None, recipient: str = ""
 ) -> InboundEmail:
-    """Record ``raw`` and apply it. Idempotent by Message-ID: a redelivery changes nothing.
+    """Record ``raw`` and apply it. Idempotent by Message-ID: a redelivery changes nothing."""
+    return inbound_receive_many([raw], source=source, mailbox=mailbox, recipient=recipient)[0]
 
-    The ledger row and the case changes commit together; a message that fails to apply is
-    still recorded (the apply runs in a savepoint). If even that transaction fails, the
-    caller sees the error and the source delivers again (HTTP 5xx, IMAP UID not advanced).
+
+def inbound_receive_many(
+    raws: Sequence[bytes],
+    *,
+    source: str,
+    mailbox: ImapMailbox | None = None,
+    recipient: str = "",
+) -> list[InboundEmail]:
+    """Record and apply messages in order; one ledger row each, returned in the same order.
+
+    The fast path takes the batch in one transaction, with the reads made once
+    (``IntakeLookups``) and no savepoints. Whatever goes wrong in it (a message that does
+    not apply, a concurrent delivery of the same message) undoes the whole batch, and each
+    of its messages is then taken alone by the careful path, which keeps every failure in
+    the ledger with its reason. So one bad message costs only itself and nothing is lost;
+    if even the careful path cannot write, the caller sees the error and the source
+    delivers again (HTTP 5xx, IMAP UID not advanced).
     """
-    head = parsing.peek(raw)
-    keep = settings.INBOUND_RAW_KEEP_BYTES
-    with transaction.atomic():
-        row = InboundEmail(
-            message_id=head.message_id,
-            source=source,
-            mailbox=mailbox,
-            recipient=recipient[:254],
-            sender=head.sender,
-            subject=head.subject,
-            raw=raw[:keep],
-            raw_size=len(raw),
-            raw_truncated=len(raw) > keep,
+    arrivals = [_Arrival(raw, source, mailbox, recipient) for raw in raws]
+    fast = [a for a in arrivals if a.fits]
+    try:
+        _apply_fast(fast)
+    except Exception:
+        logger.warning("Inbound batch of %s fell back to one by one", len(fast), exc_info=True)
+        for arrival in fast:
+            arrival.row = None
+    for arrival in arrivals:
+        if arrival.row is None:
+            arrival.row = _receive_carefully(arrival)
+    return [a.row for a in arrivals]  # type: ignore[misc]
+
+
+class _Arrival:
+    """One message as delivered, and (once taken) its ledger row."""
+
+    def __init__(
+        self, raw: bytes, source: str, mailbox: ImapMailbox | None, recipient: str
+    ) -> None:
+        self.raw, self.source, self.mailbox = raw, source, mailbox
+        self.recipient = recipient[:254]
+        self.head = parsing.peek(raw)
+        self.fits = len(raw) <= settings.INBOUND_MESSAGE_MAX_BYTES
+        self.row: InboundEmail | None = None
+
+    def new_row(self) -> InboundEmail:
+        keep = settings.INBOUND_RAW_KEEP_BYTES
+        return InboundEmail(
+            message_id=self.head.message_id,
+            source=self.source,
+            mailbox=self.mailbox,
+            recipient=self.recipient,
+            sender=self.head.sender,
+            subject=self.head.subject,
+            raw=self.raw[:keep],
+            raw_size=len(self.raw),
+            raw_truncated=len(self.raw) > keep,
         )
+
+
+def _apply_fast(arrivals: list[_Arrival]) -> None:
+    """Apply new, parseable messages; leave the others (row None) to the careful path."""
+    batch: list[tuple[_Arrival, Incoming]] = []
+    taken: set[str] = set()
+    for arrival in arrivals:
+        if arrival.head.message_id in taken:
+            continue  # the same message twice in one batch: the careful path finds the first
+        try:
+            parsed = parsing.parse(arrival.raw)
+        except parsing.MessageParseError:
+            continue
+        taken.add(arrival.head.message_id)
+        batch.append((arrival, Incoming(arrival.head.message_id, parsed, arrival.recipient)))
+    if not batch:
+        return
+    # Reads first, outside the transaction: they need no locks.
+    lookups = IntakeLookups.load(m for _, m in batch)
+    # Seen before: the careful path returns or retries that row.
+    batch = [(a, m) for a, m in batch if m.message_id not in lookups.known]
+    new_cases = sum(_likely_new_case(m, lookups) for _, m in batch)
+    # The flows and recipients' field rules are read once for the whole batch.
+    with (
+        case_services.reserved_case_numbers(new_cases),
+        config_snapshot(),
+        transaction.atomic(),
+    ):
+        rows = []
+        for arrival, incoming in batch:
+            row = arrival.new_row()
+            _decide_and_apply(row, incoming, lookups)
+            arrival.row = row
+            rows.append(row)
+        # One statement for the whole ledger; a Message-ID recorded meanwhile by a
+        # concurrent delivery fails it, and the batch is taken again one by one.
+        InboundEmail.objects.bulk_create(rows)
+
+
+def _likely_new_case(incoming: Incoming, lookups: IntakeLookups) -> bool:
+    """Will this message open a case? (To reserve numbers; a wrong guess leaves a gap.)"""
+    try:
+        _check_noise(incoming, lookups)
+    except Ignore:
+        return False
+    return find_thread(incoming, lookups)[0] is None
+
+
+def _receive_carefully(arrival: _Arrival) -> InboundEmail:
+    with transaction.atomic():
+        row = arrival.new_row()
         try:
             with transaction.atomic():
                 row.save(force_insert=True)
         except IntegrityError:
             # Seen before (or being applied right now: the lock waits for that to finish).
-            row = InboundEmail.objects.select_for_update().get(message_id=head.message_id)
+            row = InboundEmail.objects.select_for_update().get(message_id=arrival.head.message_id)
             if row.status in _DONE:
                 return row
-        if len(raw) > settings.INBOUND_MESSAGE_MAX_BYTES:
+        if not arrival.fits:
             row.status = InboundEmail.Status.FAILED
             row.reason = (
-                f"Message is {len(raw)} bytes; the limit is {settings.INBOUND_MESSAGE_MAX_BYTES}."
+                f"Message is {len(arrival.raw)} bytes; "
+                f"the limit is {settings.INBOUND_MESSAGE_MAX_BYTES}."
             )
             row.processed_at = timezone.now()
             row.save(update_fields=["status", "reason", "processed_at"])
             return row
-        _apply_locked(row, raw)
+        _apply_locked(row, arrival.raw)
         return row
 
 
@@ -123,138 +223,140 @@ _LEDGER_FIELDS = [
 
 
 def _apply_locked(row: InboundEmail, raw: bytes) -> None:
-    row.attempts += 1
+    """The careful path for one recorded message: a failure is kept with its reason."""
     try:
         # A savepoint: a failure undoes the case changes, never the ledger row.
         with transaction.atomic():
             parsed = parsing.parse(raw)
-            row.sender = parsed.sender[:254]
-            row.subject = parsed.subject
-            _apply(row, parsed)
-        row.status, row.reason = InboundEmail.Status.APPLIED, ""
-    except Ignore as exc:
-        row.status, row.reason = InboundEmail.Status.IGNORED, str(exc)
+            incoming = Incoming(row.message_id, parsed, row.recipient)
+            lookups = IntakeLookups.load([incoming], exclude_ledger_ids=[row.pk])
+            _decide_and_apply(row, incoming, lookups)
     except parsing.MessageParseError as exc:
-        row.status, row.reason = InboundEmail.Status.FAILED, f"Parse error: {exc}"
+        _record(row, InboundEmail.Status.FAILED, f"Parse error: {exc}")
     except Exception as exc:
         logger.exception("Inbound email %s could not be applied", row.pk)
-        row.status = InboundEmail.Status.FAILED
-        row.reason = f"{type(exc).__name__}: {exc}"[:4000]
-    if row.status != InboundEmail.Status.APPLIED:
-        row.case, row.comment, row.created_case = None, None, False
-    row.processed_at = timezone.now()
+        _record(row, InboundEmail.Status.FAILED, f"{type(exc).__name__}: {exc}")
     # Never rewrite the raw copy: it can be megabytes.
     row.save(update_fields=_LEDGER_FIELDS)
+
+
+def _record(row: InboundEmail, status: str, reason: str = "") -> None:
+    row.attempts += 1
+    row.status, row.reason = status, reason[:4000]
+    if status != InboundEmail.Status.APPLIED:
+        row.case, row.comment, row.created_case = None, None, False
+    row.processed_at = timezone.now()
+
+
+def _decide_and_apply(row: InboundEmail, incoming: Incoming, lookups: IntakeLookups) -> None:
+    """Decide what the message is (nothing written), then write it; record the outcome.
+
+    An ``Ignore`` is raised before anything is written, so it needs no rollback.
+    """
+    parsed = incoming.parsed
+    row.sender = parsed.sender[:254]
+    row.subject = parsed.subject
+    try:
+        plan = _decide(row, incoming, lookups)
+    except Ignore as exc:
+        _record(row, InboundEmail.Status.IGNORED, str(exc))
+        return
+    lookups.count_from(parsed.sender)
+    _write(row, plan, lookups)
+    _record(row, InboundEmail.Status.APPLIED)
+    lookups.remember_applied(row)
 
 
 # -- deciding ------------------------------------------------------------------------------
 
 
-def _base_address(address: str) -> str:
-    local, _, domain = address.lower().partition("@")
-    return f"{local.split('+', 1)[0]}@{domain}"
+@dataclass
+class _Plan:
+    parsed: parsing.ParsedEmail
+    queue: Queue | None
+    case: Case | None
+    contact: Contact | None  # None: create it (under ``account``)
+    account: Account | None = None
 
 
-def _queues_named(row: InboundEmail, parsed: parsing.ParsedEmail) -> dict[str, Queue]:
-    """Queues whose inbound address is a recipient or the sender: one query for both uses."""
-    addresses = {_base_address(a) for a in [row.recipient, *parsed.recipients] if a}
-    addresses.add(_base_address(parsed.sender))
-    queues = Queue.objects.select_related("intake_settings").filter(inbound_address__in=addresses)
-    return {q.inbound_address.lower(): q for q in queues}
-
-
-def _check_noise(row: InboundEmail, parsed: parsing.ParsedEmail, queues: dict[str, Queue]) -> None:
+def _check_noise(incoming: Incoming, lookups: IntakeLookups) -> None:
+    parsed = incoming.parsed
     if parsed.auto_reason:
         raise Ignore(f"Automatic message ({parsed.auto_reason}): no case, no acknowledgement.")
-    sender_domain = parsed.sender.rsplit("@", 1)[-1]
-    sender_base = _base_address(parsed.sender)
+    sender_base = base_address(parsed.sender)
     if (
-        sender_domain == settings.REPLY_DOMAIN.lower()
-        or sender_base in queues
+        sender_domain(parsed.sender) == settings.REPLY_DOMAIN.lower()
+        or sender_base in lookups.queues
         or sender_base == parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower()
     ):
         raise Ignore("Sent from one of our own addresses (mail loop).")
-    since = timezone.now() - timedelta(hours=1)
-    recent = (
-        InboundEmail.objects.filter(sender=parsed.sender, created_at__gte=since)
-        .exclude(pk=row.pk)
-        .exclude(status=InboundEmail.Status.IGNORED)
-        .count()
-    )
+    recent = lookups.recent_from(parsed.sender)
     if recent >= settings.INBOUND_SENDER_LIMIT_PER_HOUR:
         raise Ignore(f"Rate limit: {recent} messages from {parsed.sender} in the last hour.")
 
 
-def _queue_for(
-    row: InboundEmail, parsed: parsing.ParsedEmail, queues: dict[str, Queue]
-) -> Queue | None:
-    for address in [row.recipient, *parsed.recipients]:
-        queue = queues.get(_base_address(address)) if address else None
+def _queue_for(row: InboundEmail, incoming: Incoming, lookups: IntakeLookups) -> Queue | None:
+    for address in incoming.addresses:
+        queue = lookups.queue_of(address)
         if queue is not None:
             return queue
-    if row.mailbox_id:
-        return row.mailbox.queue
-    return None
+    return row.mailbox.queue if row.mailbox_id else None
 
 
-def _case_by_number(number: str) -> Case | None:
-    return Case.objects.select_related("contact").filter(number=number).first()
-
-
-def find_thread(row: InboundEmail, parsed: parsing.ParsedEmail) -> tuple[Case | None, str]:
+def find_thread(incoming: Incoming, lookups: IntakeLookups) -> tuple[Case | None, str]:
     """The existing case this message belongs to, and how it was found."""
-    for address in [row.recipient, *parsed.recipients]:
-        number = reply_address.verify(address) if address else None
-        if number:
-            case = _case_by_number(number)
-            if case is not None:
-                return case, "reply address"
-    for msg_id in [*parsed.in_reply_to, *reversed(parsed.references)]:
+    for address in incoming.addresses:
+        number = reply_address.verify(address)
+        if number and number in lookups.cases:
+            return lookups.cases[number], "reply address"
+    for msg_id in incoming.thread_ids:
         number = reply_address.verify_thread_id(msg_id)
-        if number:
-            case = _case_by_number(number)
-            if case is not None:
-                return case, "In-Reply-To/References"
-        earlier = (
-            InboundEmail.objects.filter(message_id=msg_id, case__isnull=False)
-            .exclude(pk=row.pk)
-            .select_related("case")
-            .first()
-        )
+        if number and number in lookups.cases:
+            return lookups.cases[number], "In-Reply-To/References"
+        earlier = lookups.earlier_case(msg_id)
         if earlier is not None:
-            return earlier.case, "In-Reply-To/References"
-    for number in _SUBJECT_NUMBER_RE.findall(parsed.subject):
-        case = _case_by_number(number)
-        if case is not None and case.contact_id and case.contact.email == parsed.sender:
+            return earlier, "In-Reply-To/References"
+    sender = incoming.parsed.sender
+    for number in SUBJECT_NUMBER_RE.findall(incoming.parsed.subject):
+        case = lookups.cases.get(number)
+        if case is not None and case.contact_id and case.contact.email == sender:
             return case, "subject number from the case's contact"
     return None, ""
 
 
-def _contact_for(parsed: parsing.ParsedEmail, queue: Queue | None) -> Contact:
-    contact = Contact.objects.filter(email=parsed.sender).first()
+def _decide(row: InboundEmail, incoming: Incoming, lookups: IntakeLookups) -> _Plan:
+    _check_noise(incoming, lookups)
+    queue = _queue_for(row, incoming, lookups)
+    case, _how = find_thread(incoming, lookups)
+    sender = incoming.parsed.sender
+    contact = lookups.contacts.get(sender)
     if contact is not None:
-        return contact
-    if queue is not None:
-        try:
-            intake = queue.intake_settings
-        except QueueIntakeSettings.DoesNotExist:
-            intake = None
-        if intake is not None and intake.reject_unknown_senders:
-            raise Ignore(f"Unknown sender {parsed.sender}: queue {queue} rejects them.")
-    domain = parsed.sender.rsplit("@", 1)[-1]
-    account_domain = AccountDomain.objects.select_related("account").filter(domain=domain).first()
+        return _Plan(incoming.parsed, queue, case, contact)
+    intake = getattr(queue, "intake_settings", None) if queue is not None else None
+    if intake is not None and intake.reject_unknown_senders:
+        raise Ignore(f"Unknown sender {sender}: queue {queue} rejects them.")
+    account = lookups.domain_accounts.get(sender_domain(sender))
+    return _Plan(incoming.parsed, queue, case, None, account)
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def _contact_for(plan: _Plan, lookups: IntakeLookups) -> Contact:
+    if plan.contact is not None:
+        return plan.contact
+    parsed = plan.parsed
     first, _, last = parsed.sender_name.partition(" ")
     contact = Contact(
-        email=parsed.sender,
+        email=parsed.sender.strip().lower(),
         first_name=first[:100],
         last_name=last[:100],
-        account=account_domain.account if account_domain else None,
+        account=plan.account,
     )
-    try:
-        with transaction.atomic():
-            contact.save(force_insert=True)
-    except IntegrityError:  # created meanwhile by a concurrent message from the same sender
-        contact = Contact.objects.get(email=parsed.sender)
+    # A concurrent message from the same sender may have created it meanwhile.
+    if not insert_unless_conflict(contact):
+        contact = Contact.objects.get(email=contact.email)
+    lookups.remember_contact(contact)
     return contact
 
 
@@ -275,27 +377,24 @@ def _uploads(parsed: parsing.ParsedEmail) -> tuple[list[ContentFile], list[str]]
     return keep, notes
 
 
-def _apply(row: InboundEmail, parsed: parsing.ParsedEmail) -> None:
-    queues = _queues_named(row, parsed)
-    _check_noise(row, parsed, queues)
-    queue = _queue_for(row, parsed, queues)
-    case, _how = find_thread(row, parsed)
-    contact = _contact_for(parsed, queue)
+def _write(row: InboundEmail, plan: _Plan, lookups: IntakeLookups) -> None:
+    contact = _contact_for(plan, lookups)
+    parsed = plan.parsed
     files, notes = _uploads(parsed)
     body = "\n\n".join(p for p in [parsed.body, *notes] if p) or (
         "(attachments only)" if files else "(empty message)"
     )
-    if case is not None:
+    if plan.case is not None:
         comment = case_services.comment_add(
             actor=None,
-            case=case,
+            case=plan.case,
             body=body,
             is_public=True,
             channel=CaseComment.Channel.EMAIL,
             author_contact=contact,
             files=files,
         )
-        row.case, row.comment = case, comment
+        row.case, row.comment = plan.case, comment
         return
     case = case_services.case_create(
         actor=None,
@@ -303,7 +402,7 @@ def _apply(row: InboundEmail, parsed: parsing.ParsedEmail) -> None:
         description=body,
         contact=contact,
         origin=Case.Origin.EMAIL,
-        queue=queue,
+        queue=plan.queue,
     )
     for upload in files:
         case_services.attachment_add(actor=None, case=case, upload=upload)
