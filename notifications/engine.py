@@ -427,9 +427,13 @@ def dispatch(
             outcomes.append(run_flow(flow, case, event_name, payload, dry_run=True))
             continue
         try:
-            # Conditions only read: a flow that does not match costs no savepoint.
+            # Conditions only read: a flow that does not match, or has nobody to tell,
+            # costs no savepoint.
             if not flow_matches(flow, case, event_name, payload):
                 outcomes.append(FlowOutcome(flow=flow, matched=False))
+                continue
+            if _nobody_to_tell(flow, case):
+                outcomes.append(FlowOutcome(flow=flow, matched=True))
                 continue
             with transaction.atomic():
                 outcomes.append(
@@ -439,6 +443,24 @@ def dispatch(
             # The change that published the event must go through whatever a flow does.
             logger.exception("Flow %s failed on %s for case %s", flow.slug, event_name, case.pk)
     return outcomes
+
+
+def _nobody_to_tell(flow: Flow, case: Any) -> bool:
+    """Every action only emails the case's contact or owner, and the case has neither.
+
+    A run-once flow still runs (its claim is recorded), as it always has.
+    """
+    if flow.run_once_per_case:
+        return False
+    actions = list(flow.actions.all())
+    return bool(actions) and all(
+        action.kind == FlowAction.Kind.SEND_EMAIL
+        and (
+            (action.recipient == FlowAction.Recipient.CONTACT and not case.contact_id)
+            or (action.recipient == FlowAction.Recipient.OWNER and not case.owner_id)
+        )
+        for action in actions
+    )
 
 
 def on_event(event: events.DomainEvent) -> None:

@@ -107,8 +107,43 @@ def enqueue_email(
     return row
 
 
+# One task carries at most this many rows (an inbound batch writes hundreds at once).
+DELIVERY_CHUNK = 100
+
+
 def schedule_delivery(outbound_id: int) -> None:
-    """Enqueue delivery once the current transaction commits (a rollback sends nothing)."""
+    """Enqueue delivery once the current transaction commits (a rollback sends nothing).
+
+    The rows one transaction writes go out together: one task per DELIVERY_CHUNK rows
+    rather than one each, since publishing a task costs about as much as writing the row.
+    """
     from notifications.tasks import deliver_email_task
 
-    transaction.on_commit(lambda: deliver_email_task.delay(outbound_id))
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:  # autocommit: the row is already committed
+        deliver_email_task.delay(outbound_id)
+        return
+    pending = getattr(connection, "_casedesk_pending_delivery", None)
+    # Django drops the on-commit callbacks of a rolled-back transaction or savepoint; a list
+    # whose callback is gone belongs to work that was undone, so start a new one.
+    if pending is None or not any(func is pending for _, func, _ in connection.run_on_commit):
+        pending = _PendingDelivery()
+        connection._casedesk_pending_delivery = pending
+        transaction.on_commit(pending)
+    pending.ids.append(outbound_id)
+
+
+class _PendingDelivery:
+    """The outbox rows of one transaction, enqueued when it commits."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+
+    def __call__(self) -> None:
+        from notifications.tasks import deliver_email_task, deliver_emails_task
+
+        if len(self.ids) == 1:
+            deliver_email_task.delay(self.ids[0])
+            return
+        for start in range(0, len(self.ids), DELIVERY_CHUNK):
+            deliver_emails_task.delay(self.ids[start : start + DELIVERY_CHUNK])

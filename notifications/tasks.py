@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from notifications import services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
@@ -15,6 +19,26 @@ def deliver_email_task(self, outbound_id: int) -> str:
         raise self.retry(countdown=result.retry_in)
     # Eager mode (embedded default) never retries in process: the sweep picks the row up.
     return result.outcome
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def deliver_emails_task(self, outbound_ids: list[int]) -> int:
+    """Deliver the rows one transaction wrote, over one SMTP connection.
+
+    A row that must wait (transient failure) is retried on its own task; one that breaks
+    unexpectedly is left to the sweep, and the others still go.
+    """
+    sent = 0
+    for outbound_id in outbound_ids:
+        try:
+            result = services.outbound_deliver(outbound_id=outbound_id)
+        except Exception:
+            logger.exception("Outbox %s: delivery broke; the sweep will retry it", outbound_id)
+            continue
+        sent += result.outcome == "sent"
+        if result.outcome == "retry" and not self.request.is_eager:
+            deliver_email_task.apply_async((outbound_id,), countdown=result.retry_in)
+    return sent
 
 
 @shared_task(ignore_result=True)

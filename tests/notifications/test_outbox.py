@@ -77,3 +77,39 @@ def test_flow_rows_roll_back_with_the_case_change(smtp_sink, admin):
 
     assert not OutboundEmail.objects.filter(case=case).exists()
     assert smtp_sink.messages == []
+
+
+def test_rows_of_one_transaction_go_out_as_one_task(smtp_sink, monkeypatch):
+    from notifications import tasks
+
+    batches = []
+    real = tasks.deliver_emails_task.delay
+    monkeypatch.setattr(
+        tasks.deliver_emails_task, "delay", lambda ids: batches.append(list(ids)) or real(ids)
+    )
+    with transaction.atomic():
+        rows = [
+            enqueue_email(key=f"t:batch{i}", to=[f"u{i}@example.test"], subject="S", text="x")
+            for i in range(3)
+        ]
+
+    assert batches == [[r.pk for r in rows]]
+    assert len(smtp_sink.wait_for(3)) == 3
+    assert OutboundEmail.objects.filter(status=OutboundEmail.Status.SENT).count() == 3
+
+
+def test_a_rolled_back_savepoint_sends_nothing_and_the_rest_still_goes(smtp_sink):
+    with transaction.atomic():
+        kept = enqueue_email(key="t:kept", to=["a@example.test"], subject="Kept", text="x")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            enqueue_email(key="t:undone", to=["b@example.test"], subject="Undone", text="x")
+            raise RuntimeError("the inner change failed")
+        after = enqueue_email(key="t:after", to=["c@example.test"], subject="After", text="x")
+
+    messages = smtp_sink.wait_for(2)
+    assert sorted(m["Subject"] for m in messages) == ["After", "Kept"]
+    assert len(smtp_sink.messages) == 2  # eager: everything was sent at the commit
+    assert not OutboundEmail.objects.filter(key="t:undone").exists()
+    kept.refresh_from_db()
+    after.refresh_from_db()
+    assert kept.status == after.status == OutboundEmail.Status.SENT
