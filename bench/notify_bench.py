@@ -66,6 +66,10 @@ def bench_outbox(n: int, db_name: str, pool: str, concurrency: int) -> dict:
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db_name}",
         "EMAIL_URL": f"smtp://127.0.0.1:{port}",
         "LOG_LEVEL": "WARNING",
+        # As in production: with DEBUG on, Django keeps every query in memory.
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "bench-secret-key-" + "x" * 40,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
     }
     worker = subprocess.Popen(
         [

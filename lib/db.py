@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connections, router
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.db.models.constants import OnConflict
-from django.db.models.sql import InsertQuery
+from django.db.models.sql import InsertQuery, UpdateQuery
 
 
 def insert_unless_conflict(obj: Model) -> bool:
@@ -34,3 +36,25 @@ def insert_unless_conflict(obj: Model) -> bool:
     obj._state.adding = False
     obj._state.db = using
     return True
+
+
+def update_returning_pks(queryset: QuerySet, **changes: Any) -> list[Any]:
+    """``queryset.update(**changes)``, returning the primary keys of the rows it changed.
+
+    One ``UPDATE ... RETURNING`` (PostgreSQL, SQLite 3.35+): the rows changed are exactly
+    the rows claimed, even when another worker runs the same update at the same moment.
+    The filter must be on the model's own columns (no joins).
+    """
+    model = queryset.model
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(changes)
+    compiler = query.get_compiler(using=queryset.db)
+    compiler.pre_sql_setup()
+    sql, params = compiler.as_sql()
+    if not sql:
+        return []
+    connection = connections[queryset.db]
+    sql = f"{sql} RETURNING {connection.ops.quote_name(model._meta.pk.column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from lib.db import update_returning_pks
 from notifications.models import OutboundEmail
 from notifications.outbox import schedule_delivery
 
@@ -140,15 +141,37 @@ def _backoff(attempts: int) -> float:
 
 def outbound_deliver(*, outbound_id: int, connection=None) -> DeliveryResult:
     """Send one outbox row if it is still queued; safe to call any number of times."""
+    return outbound_deliver_many(outbound_ids=[outbound_id], connection=connection)[outbound_id]
+
+
+def outbound_deliver_many(*, outbound_ids: list[int], connection=None) -> dict[int, DeliveryResult]:
+    """Claim the rows still queued and due in one statement, then send them one by one.
+
+    A row another worker claimed (or already sent) is "skipped". Each outcome is recorded
+    as soon as its send ends, so a worker that dies mid-batch re-sends at most one mail.
+    """
+    results = {pk: DeliveryResult("skipped") for pk in outbound_ids}
+    for row in _claim(outbound_ids):
+        results[row.pk] = _send_claimed(row, connection)
+    return results
+
+
+def _claim(outbound_ids: list[int]) -> list[OutboundEmail]:
     now = timezone.now()
-    claimed = OutboundEmail.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + timedelta(seconds=1)),
-        pk=outbound_id,
-        status=OutboundEmail.Status.QUEUED,
-    ).update(status=OutboundEmail.Status.SENDING, updated_at=now, attempts=F("attempts") + 1)
-    if not claimed:
-        return DeliveryResult("skipped")
-    row = OutboundEmail.objects.get(pk=outbound_id)
+    claimed = update_returning_pks(
+        OutboundEmail.objects.filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + timedelta(seconds=1)),
+            pk__in=outbound_ids,
+            status=OutboundEmail.Status.QUEUED,
+        ),
+        status=OutboundEmail.Status.SENDING,
+        updated_at=now,
+        attempts=F("attempts") + 1,
+    )
+    return list(OutboundEmail.objects.filter(pk__in=claimed).order_by("pk")) if claimed else []
+
+
+def _send_claimed(row: OutboundEmail, connection=None) -> DeliveryResult:
     try:
         if not row.to:
             raise PermanentFailure("No recipients.")

@@ -23,22 +23,21 @@ def deliver_email_task(self, outbound_id: int) -> str:
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
 def deliver_emails_task(self, outbound_ids: list[int]) -> int:
-    """Deliver the rows one transaction wrote, over one SMTP connection.
+    """Deliver the rows one transaction wrote, claimed together, over one SMTP connection.
 
-    A row that must wait (transient failure) is retried on its own task; one that breaks
-    unexpectedly is left to the sweep, and the others still go.
+    A row that must wait (transient failure) is retried on its own task.
     """
-    sent = 0
-    for outbound_id in outbound_ids:
-        try:
-            result = services.outbound_deliver(outbound_id=outbound_id)
-        except Exception:
-            logger.exception("Outbox %s: delivery broke; the sweep will retry it", outbound_id)
-            continue
-        sent += result.outcome == "sent"
+    try:
+        results = services.outbound_deliver_many(outbound_ids=outbound_ids)
+    except Exception:
+        # The claim or a bookkeeping write broke (database trouble): rows already claimed
+        # are stuck in "sending" and the sweep puts them back; the rest are still queued.
+        logger.exception("Outbox batch of %s: delivery broke; the sweep will retry", outbound_ids)
+        return 0
+    for outbound_id, result in results.items():
         if result.outcome == "retry" and not self.request.is_eager:
             deliver_email_task.apply_async((outbound_id,), countdown=result.retry_in)
-    return sent
+    return sum(result.outcome == "sent" for result in results.values())
 
 
 @shared_task(ignore_result=True)

@@ -67,10 +67,12 @@ def test_a_bad_message_costs_only_itself(queue, monkeypatch):
 
     statuses = [r.status for r in rows]
     assert statuses[0] == statuses[2] == statuses[4] == InboundEmail.Status.APPLIED
-    assert statuses[1] == InboundEmail.Status.FAILED and "From" in rows[1].reason
+    assert statuses[1] == InboundEmail.Status.FAILED
+    assert "From" in rows[1].reason
     failed = rows[3]
     assert failed.status == InboundEmail.Status.FAILED
-    assert "disk on fire" in failed.reason and failed.case is None
+    assert "disk on fire" in failed.reason
+    assert failed.case is None
     # Nothing is lost: every message has its ledger row, the failed one kept for retry.
     assert InboundEmail.objects.count() == 5
     assert Case.objects.filter(subject__startswith="Problem").count() == 3
@@ -99,7 +101,8 @@ def test_later_messages_of_a_batch_see_what_earlier_ones_made(queue):
 
     rows = receive_many([opening, follow_up])
 
-    assert rows[0].created_case and not rows[1].created_case
+    assert rows[0].created_case
+    assert not rows[1].created_case
     assert rows[1].case == rows[0].case
     assert rows[1].comment.author_contact == rows[0].case.contact
     assert rows[0].case.contact.email == "newcomer@customer.test"
@@ -212,4 +215,5 @@ def test_reserved_numbers_do_not_hold_the_counter_lock(queue):
         other.join(timeout=10)
         # Without the reservation the other creator would still be waiting for our lock.
         assert not other.is_alive()
-    assert got and got[0] != mine.number
+    assert got
+    assert got[0] != mine.number

@@ -99,11 +99,15 @@ def test_rows_of_one_transaction_go_out_as_one_task(smtp_sink, monkeypatch):
 
 
 def test_a_rolled_back_savepoint_sends_nothing_and_the_rest_still_goes(smtp_sink):
-    with transaction.atomic():
-        kept = enqueue_email(key="t:kept", to=["a@example.test"], subject="Kept", text="x")
-        with pytest.raises(RuntimeError), transaction.atomic():
+    def undone_change() -> None:
+        with transaction.atomic():
             enqueue_email(key="t:undone", to=["b@example.test"], subject="Undone", text="x")
             raise RuntimeError("the inner change failed")
+
+    with transaction.atomic():
+        kept = enqueue_email(key="t:kept", to=["a@example.test"], subject="Kept", text="x")
+        with pytest.raises(RuntimeError):
+            undone_change()
         after = enqueue_email(key="t:after", to=["c@example.test"], subject="After", text="x")
 
     messages = smtp_sink.wait_for(2)
