@@ -67,7 +67,7 @@ def inbound_receive_many(
     """Record and apply messages in order; one ledger row each, returned in the same order.
 
     The fast path takes the batch in one transaction, with the reads made once
-    (``IntakeLookups``) and no savepoints. Whatever goes wrong in it (a message that does
+    (``IntakeLookups``) and no savepoints of its own. Whatever goes wrong in it (a message that does
     not apply, a concurrent delivery of the same message) undoes the whole batch, and each
     of its messages is then taken alone by the careful path, which keeps every failure in
     the ledger with its reason. So one bad message costs only itself and nothing is lost;
@@ -134,7 +134,9 @@ def _apply_fast(arrivals: list[_Arrival]) -> None:
     lookups = IntakeLookups.load(m for _, m in batch)
     # Seen before: the careful path returns or retries that row.
     batch = [(a, m) for a, m in batch if m.message_id not in lookups.known]
-    new_cases = sum(_likely_new_case(m, lookups) for _, m in batch)
+    # Numbers taken ahead keep the counter's lock short while the batch works; a single
+    # message holds its transaction no longer than any other case creation.
+    new_cases = sum(_likely_new_case(m, lookups) for _, m in batch) if len(batch) > 1 else 0
     # The flows and recipients' field rules are read once for the whole batch.
     with (
         case_services.reserved_case_numbers(new_cases),
