@@ -152,36 +152,65 @@ def _receive_all(raws: list[bytes], batch: int) -> int:
 
 
 def _receive_in_parallel(raws: list[bytes], batch: int, appliers: int) -> tuple[int, float]:
-    """Split ``raws`` over ``appliers`` forked processes (as several pollers or workers
-    would run); the seconds run from a common start to the last one done."""
-    import multiprocessing
+    """Split ``raws`` over ``appliers`` processes (as several pollers or workers would run);
+    the seconds run from a common start to the last one done.
 
-    from django.db import connections
+    Each applier is a fresh interpreter (``--apply-slice``), not a fork: a forked child
+    would inherit this process's database and broker sockets."""
+    import pickle
+    import tempfile
+
+    from django.db import connection
 
     if appliers == 1:
         t0 = time.monotonic()
         applied = _receive_all(raws, batch)
         return applied, time.monotonic() - t0
-    connections.close_all()  # each child opens its own connection
-    ctx = multiprocessing.get_context("fork")
-    start = ctx.Barrier(appliers + 1)
-    counts = ctx.Queue()
-
-    def run(part: list[bytes]) -> None:
-        start.wait()
-        counts.put(_receive_all(part, batch))
-        connections.close_all()
-
-    children = [ctx.Process(target=run, args=(raws[k::appliers],)) for k in range(appliers)]
-    for child in children:
-        child.start()
-    start.wait()
-    t0 = time.monotonic()
-    applied = sum(counts.get(timeout=600) for _ in children)
-    elapsed = time.monotonic() - t0
-    for child in children:
-        child.join(timeout=60)
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+    }
+    children = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(appliers):
+            part = Path(tmp) / f"slice{k}.pickle"
+            part.write_bytes(pickle.dumps(raws[k::appliers]))
+            command = [sys.executable, __file__, "--apply-slice", str(part), "--batch", str(batch)]
+            children.append(
+                subprocess.Popen(
+                    command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+                )
+            )
+        for child in children:
+            if child.stdout.readline().strip() != "ready":
+                raise RuntimeError("an applier did not start")
+        t0 = time.monotonic()
+        for child in children:  # the start gun
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        applied = sum(int(child.stdout.readline()) for child in children)
+        elapsed = time.monotonic() - t0
+        for child in children:
+            child.wait(timeout=60)
     return applied, elapsed
+
+
+def apply_slice(path: str, batch: int) -> None:
+    """The applier process: load its messages, say ready, wait for the gun, apply."""
+    import pickle
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.DEBUG = False  # as in production
+    settings.INBOUND_SENDER_LIMIT_PER_HOUR = 10**9
+    raws = pickle.loads(Path(path).read_bytes())  # noqa: S301 - our own temporary file
+    print("ready", flush=True)
+    sys.stdin.readline()
+    print(_receive_all(raws, batch), flush=True)
 
 
 def bench_inbound(n: int, batch: int, appliers: int) -> dict:
@@ -240,7 +269,11 @@ def main() -> None:
     )
     parser.add_argument("--pool", default="solo", help="the worker's pool: solo or threads")
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--apply-slice", help=argparse.SUPPRESS)  # an applier process
     args = parser.parse_args()
+    if args.apply_slice:
+        apply_slice(args.apply_slice, args.batch)
+        return
 
     import logging
 
