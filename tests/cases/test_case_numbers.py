@@ -1,19 +1,13 @@
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from cases import services
 from cases.models import Case, Counter
+from tests.markers import requires_postgresql
 
 THREADS = 20
-
-# Real concurrency needs a database with row locks and several connections. CI runs on
-# PostgreSQL (conftest.py asserts it), so this only ever skips on a laptop's SQLite run.
-requires_postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="concurrent writers need PostgreSQL; CI always runs it there",
-)
 
 
 def _create_concurrently(agent, count: int) -> tuple[list[str], list[BaseException]]:

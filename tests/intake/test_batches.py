@@ -17,6 +17,7 @@ from lib import reply_address
 from notifications.models import OutboundEmail
 from tests.intake.conftest import corpus
 from tests.intake.test_threading import message
+from tests.markers import requires_postgresql
 
 pytestmark = pytest.mark.django_db
 
@@ -155,12 +156,6 @@ def test_numbers_are_reserved_only_outside_a_transaction(queue):
         a = case_services.case_create(actor=None, subject="A")
         b = case_services.case_create(actor=None, subject="B")
     assert int(b.number) == int(a.number) + 1
-
-
-requires_postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="concurrent writers need PostgreSQL; CI always runs it there",
-)
 
 
 @requires_postgresql
